@@ -1,0 +1,27 @@
+"""The /api/v1 router and its error handling."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from ferry import __version__
+from ferry.api import errors
+from ferry.api.routes import downloads, requests, tenants
+
+
+def router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(tenants.router)
+    api.include_router(requests.router)
+    api.include_router(downloads.router)
+
+    @api.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return api
+
+
+def install(app: FastAPI) -> None:
+    errors.install(app)
+    app.include_router(router())

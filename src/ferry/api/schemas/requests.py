@@ -1,0 +1,135 @@
+"""Bodies of the request routes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferry.services.views import RequestView, StatusView
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(max_length=30, examples=["email"])
+    value: str = Field(max_length=320, examples=["ana@example.org"])
+
+
+class ScopeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    categories: list[str] = Field(default_factory=list, max_length=50)
+    systems: list[str] = Field(default_factory=list, max_length=50)
+    since: date | None = None
+    until: date | None = None
+
+
+class RequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(examples=["access"], max_length=20)
+    identities: list[IdentityIn] = Field(min_length=1, max_length=10)
+    jurisdiction: str | None = Field(default=None, max_length=10, examples=["EU-DE"])
+    scope: ScopeIn | None = None
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=20)
+
+
+class AttestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent: str = Field(min_length=1, max_length=200)
+    note: str = Field(min_length=5, max_length=2000)
+
+
+class VerifiedOut(BaseModel):
+    state: str
+    access_token: str
+
+
+class PackageOut(BaseModel):
+    sha256: str
+    size: int
+    files: list[dict[str, Any]]
+    created_at: datetime
+    downloads: int
+
+
+class RequestRead(BaseModel):
+    id: str
+    tenant: str
+    kind: str
+    state: str
+    jurisdiction: str
+    received_at: datetime
+    due_date: date
+    scope: dict[str, Any]
+    channel: str
+    identities: list[dict[str, str]]
+    verification_locked: bool
+    verified_method: str | None
+    failure: str | None
+    package: PackageOut | None
+    events: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, view: RequestView) -> RequestRead:
+        pkg = view.package
+        return cls(
+            id=view.id,
+            tenant=view.tenant,
+            kind=view.kind,
+            state=view.state,
+            jurisdiction=view.jurisdiction,
+            received_at=view.received_at,
+            due_date=view.due_date,
+            scope=view.scope,
+            channel=view.channel,
+            identities=view.identities,
+            verification_locked=view.verification_locked,
+            verified_method=view.verified_method,
+            failure=view.failure,
+            package=PackageOut(
+                sha256=pkg.sha256,
+                size=pkg.size,
+                files=pkg.files,
+                created_at=pkg.created_at,
+                downloads=pkg.downloads,
+            )
+            if pkg
+            else None,
+            events=view.events,
+        )
+
+
+class SubmittedOut(BaseModel):
+    """What the person learns on submitting: no echo of their identities."""
+
+    id: str
+    state: str
+    due_date: date
+    status_url: str
+
+
+class StatusOut(BaseModel):
+    id: str
+    state: str
+    due_date: date
+    verification_locked: bool
+    download_ready: bool
+
+    @classmethod
+    def of(cls, view: StatusView) -> StatusOut:
+        return cls(
+            id=view.id,
+            state=view.state,
+            due_date=view.due_date,
+            verification_locked=view.verification_locked,
+            download_ready=view.download_ready,
+        )
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime

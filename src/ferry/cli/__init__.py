@@ -1,0 +1,1 @@
+"""The ``ferry`` command line (Typer); every command calls services only."""

@@ -1,0 +1,119 @@
+"""``ferry``: the command line."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+import uvicorn
+
+from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
+from ferry.cli.package import audit_app, package_app
+from ferry.cli.request import request_app
+from ferry.cli.tenant import apikey_app, system_app, tenant_app
+from ferry.domain.errors import InvalidInput
+from ferry.jurisdictions import due_date, rule_for
+from ferry.services import demo as demo_service
+from ferry.settings import get_settings
+from ferry.store.migrate import upgrade
+
+app = typer.Typer(
+    help="Ferry: answer people's data-portability requests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(system_app, name="system")
+app.add_typer(request_app, name="request")
+app.add_typer(package_app, name="package")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+@handle_errors
+def init() -> None:
+    """Create or migrate the store."""
+    upgrade()
+    console.print(f"store ready: {get_settings().db_url}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, "--host"),
+    port: int | None = typer.Option(None, "--port"),
+) -> None:
+    """Serve the REST API and the portal."""
+    settings = get_settings()
+    upgrade()
+    uvicorn.run(
+        "ferry.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+@handle_errors
+def demo(
+    customers: int = typer.Option(3000, "--customers", help="size of the demo shop"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="seed only"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Seed tenant `acme` with a demo shop database, then serve."""
+    setup = demo_service.seed(customers)
+    if as_json:
+        emit_json(setup)
+    else:
+        person = setup.sample_emails[0]
+        console.print(
+            f"""
+[bold]Ferry demo is ready.[/bold]
+  portal       {setup.portal_url}   (ask for your data as [bold]{person}[/bold])
+  outbox       {setup.outbox}   (codes and notices land here as .eml files)
+  API docs     {get_settings().public_url}/docs
+  tenant key   {setup.api_key}
+  admin key    {setup.admin_key}
+  try it       ferry request submit acme --identity email={person}
+               ferry request verify ID --method agent --note "called the person back"
+               ferry request run ID && ferry package fetch ID -o data.zip
+""",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not no_serve:
+        serve(None, None)
+
+
+@app.command()
+@handle_errors
+def deadline(
+    jurisdiction: str = typer.Option(..., "--jurisdiction", help="e.g. EU-DE, GB, US-CA"),
+    received: str = typer.Option(..., "--received", help="YYYY-MM-DD"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """When a request received on a date must be answered."""
+    try:
+        day = date.fromisoformat(received[:10])
+    except ValueError:
+        raise InvalidInput(f"--received {received!r} is not a date like 2026-01-31") from None
+    rule = rule_for(jurisdiction)
+    due = due_date(rule.code, day)
+    if as_json:
+        emit_json(
+            {
+                "jurisdiction": rule.code,
+                "law": rule.law,
+                "received": day,
+                "due": due,
+                "rule": rule.citation,
+            }
+        )
+    else:
+        console.print(f"{rule.law}: due {due.isoformat()} ({rule.citation})", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,113 @@
+"""ferry tenant …, ferry apikey …, ferry system …"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
+from ferry.domain.errors import InvalidInput
+from ferry.services import systems, tenants
+
+tenant_app = typer.Typer(help="Client companies (tenants).", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for client systems and admins.", no_args_is_help=True)
+system_app = typer.Typer(help="A client's systems holding personal data.", no_args_is_help=True)
+
+
+@tenant_app.command("create")
+@handle_errors
+def tenant_create(
+    slug: str,
+    name: str = typer.Option(..., "--name", help="the client's name as people know it"),
+    jurisdiction: list[str] = typer.Option(None, "--jurisdiction", help="e.g. EU-DE, GB, US-CA"),
+    review: bool = typer.Option(False, "--review/--no-review", help="4-eyes review before release"),
+    agent_email: str | None = typer.Option(None, "--agent-email", help="where alerts go"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a tenant."""
+    view = tenants.create_tenant(
+        slug,
+        name,
+        jurisdiction or None,
+        review_required=review,
+        agent_email=agent_email,
+        actor="cli",
+    )
+    if as_json:
+        emit_json(view)
+    else:
+        console.print(f"created tenant [bold]{view.slug}[/bold] ({', '.join(view.jurisdictions)})")
+
+
+@tenant_app.command("list")
+@handle_errors
+def tenant_list(as_json: bool = JsonOpt) -> None:
+    """List tenants."""
+    found = tenants.list_tenants()
+    if as_json:
+        emit_json(found)
+        return
+    table = Table("slug", "name", "jurisdictions", "review")
+    for t in found:
+        table.add_row(
+            t.slug, t.name, ", ".join(t.jurisdictions), "yes" if t.review_required else "no"
+        )
+    console.print(table)
+
+
+@apikey_app.command("create")
+@handle_errors
+def apikey_create(
+    tenant: str | None = typer.Argument(None, help="tenant slug (omit with --admin)"),
+    name: str = typer.Option(..., "--name", help="who or what uses the key"),
+    admin: bool = typer.Option(False, "--admin", help="a BPO admin key (may create tenants)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make an API key. It is printed once and stored only as a hash."""
+    if bool(tenant) == admin:
+        raise InvalidInput("give a TENANT, or --admin for a BPO admin key (not both)")
+    key = tenants.create_api_key(None if admin else tenant, name, actor="cli")
+    if as_json:
+        emit_json({"key": key, "tenant": tenant, "name": name})
+    else:
+        console.print(key, highlight=False)
+        console.print("[dim]Store it now: it is not shown again.[/dim]")
+
+
+@system_app.command("add")
+@handle_errors
+def system_add(
+    tenant: str,
+    name: str,
+    url: str = typer.Option(..., "--url", help="a SQLAlchemy URL of the client's database"),
+    map_file: Path = typer.Option(..., "--map", exists=True, dir_okay=False, help="data map YAML"),
+    replace: bool = typer.Option(False, "--replace", help="replace a system of the same name"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Register a client system with its data map (checked against the system)."""
+    view = systems.add_system(
+        tenant, name, url, map_file.read_text(encoding="utf-8"), actor="cli", replace=replace
+    )
+    if as_json:
+        emit_json(view)
+    else:
+        console.print(f"added system [bold]{name}[/bold]: {len(view.datasets)} datasets")
+
+
+@system_app.command("test")
+@handle_errors
+def system_test(tenant: str, name: str, as_json: bool = JsonOpt) -> None:
+    """Check that the system answers and its data map still matches it."""
+    view = systems.test_system(tenant, name)
+    if as_json:
+        emit_json(view)
+    elif view.problems:
+        console.print(f"[red]{name}: {len(view.problems)} problems[/red]")
+        for p in view.problems:
+            console.print(f"  - {p}", highlight=False)
+    else:
+        console.print(f"[green]{name}: ok[/green] ({len(view.datasets)} datasets)")
+    if view.problems:
+        raise typer.Exit(1)

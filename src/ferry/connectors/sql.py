@@ -1,0 +1,276 @@
+"""Read-only connector for any database SQLAlchemy can reach (SQLite, PostgreSQL, MySQL, ...).
+
+Only parameterised ``SELECT ... WHERE column IN (...)`` statements are issued, in batches,
+on connections put in read-only mode. Lookup values are first coerced to the column's type;
+values that cannot be of that type (``"1 OR 1=1"`` for an integer key) are dropped, so they
+neither match rows nor make the database raise.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+
+from ferry.collect.datamap import DataMap, DatasetMap
+from ferry.connectors.base import ConnectorError, Row
+
+_SKIP = object()
+_INT = re.compile(r"[+-]?[0-9]{1,19}")
+_MAX_INT = 2**63 - 1
+_PLAIN = (str, int, float, bool, Decimal, date, datetime, time, timedelta, bytes, list, dict)
+
+
+class SqlConnectorConfig(BaseModel):
+    """Settings of a SQL client system."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+
+
+def readonly_url(url: str | URL) -> URL:
+    """For a SQLite file, the ``file:...?mode=ro`` URI form; other URLs unchanged."""
+    parsed = make_url(url)
+    db = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or db in ("", ":memory:") or db.startswith("file:"):
+        return parsed
+    path = quote(str(Path(db).resolve()))
+    return parsed.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+
+
+def _session_readonly_sql(backend: str) -> str | None:
+    return {
+        "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        "mysql": "SET SESSION TRANSACTION READ ONLY",
+        "mariadb": "SET SESSION TRANSACTION READ ONLY",
+        "sqlite": "PRAGMA query_only = ON",
+    }.get(backend)
+
+
+def create_readonly_engine(url: str | URL) -> Engine:
+    """An engine whose every new connection is put in read-only mode."""
+    target = readonly_url(url)
+    engine = sa.create_engine(target, pool_pre_ping=True)
+    statement = _session_readonly_sql(target.get_backend_name())
+    if statement:
+
+        @sa.event.listens_for(engine, "connect")
+        def _readonly(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute(statement)
+            finally:
+                cursor.close()
+            dbapi_conn.commit()
+
+    return engine
+
+
+def _coerce_int(value: object) -> object:
+    if isinstance(value, bool):
+        return _SKIP
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        value = int(value.strip())
+    elif isinstance(value, float | Decimal):
+        number = Decimal(str(value))
+        if not number.is_finite() or number != number.to_integral_value():
+            return _SKIP
+        value = int(number)
+    if isinstance(value, int) and -_MAX_INT <= value <= _MAX_INT:
+        return value
+    return _SKIP
+
+
+def _coerce_decimal(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return _SKIP
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return _SKIP
+    return number if number.is_finite() else _SKIP
+
+
+def _coerce_str(value: object) -> object:
+    if isinstance(value, str):
+        return value if "\x00" not in value else _SKIP
+    if isinstance(value, int | Decimal | uuid.UUID) and not isinstance(value, bool):
+        return str(value)
+    return _SKIP
+
+
+def _coerce_temporal(value: object, kind: type[date]) -> object:
+    if isinstance(value, kind) and (kind is datetime or not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return kind.fromisoformat(value.strip())
+        except ValueError:
+            return _SKIP
+    return _SKIP
+
+
+def coerce(value: object, kind: type | None) -> object:
+    """``value`` as the column's Python type, or ``_SKIP`` when it cannot be one."""
+    if value is None:
+        return _SKIP
+    if kind is int:
+        return _coerce_int(value)
+    if kind is Decimal or kind is float:
+        return _coerce_decimal(value)
+    if kind is str:
+        return _coerce_str(value)
+    if kind is datetime or kind is date:
+        return _coerce_temporal(value, kind)
+    if kind is uuid.UUID:
+        try:
+            return uuid.UUID(str(value))
+        except ValueError:
+            return _SKIP
+    if kind is None:
+        return value if isinstance(value, str | int | float | Decimal | bytes) else _SKIP
+    return value if isinstance(value, kind) else _SKIP
+
+
+def plain(value: object) -> object:
+    """A database value as plain Python (dates, decimals and bytes stay Python objects)."""
+    if value is None or isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return str(value)
+
+
+def batched(items: list[object], size: int) -> Iterator[list[object]]:
+    """Consecutive chunks of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _python_type(column: sa.Column[Any]) -> type | None:
+    try:
+        kind: type = column.type.python_type
+    except NotImplementedError:
+        return None
+    return kind
+
+
+def _split(table: str) -> tuple[str | None, str]:
+    schema, _, name = table.rpartition(".")
+    return (schema or None), name
+
+
+def _reason(err: SQLAlchemyError) -> str:
+    """The driver's message without the SQL and parameters (they may hold personal data)."""
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        return f"{type(err.orig).__name__}: {str(err.orig).strip().splitlines()[0]}"
+    return type(err).__name__
+
+
+class SqlConnector:
+    """Reads mapped tables of one SQL database, read-only and in batches."""
+
+    def __init__(self, config: SqlConnectorConfig | str) -> None:
+        self.config = SqlConnectorConfig(url=config) if isinstance(config, str) else config
+        self.engine = create_readonly_engine(self.config.url)
+        self._tables: dict[str, sa.Table] = {}
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.config.url).render_as_string(hide_password=True)
+
+    def _table(self, conn: sa.Connection, dataset: DatasetMap) -> sa.Table:
+        if dataset.table not in self._tables:
+            schema, name = _split(dataset.table)
+            try:
+                table = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+            except NoSuchTableError:
+                raise ConnectorError(
+                    f"dataset {dataset.name!r}: table {dataset.table!r} not found"
+                ) from None
+            self._tables[dataset.table] = table
+        return self._tables[dataset.table]
+
+    def _column(self, table: sa.Table, dataset: DatasetMap, name: str) -> sa.Column[Any]:
+        column = table.c.get(name)
+        if column is None:
+            raise ConnectorError(
+                f"dataset {dataset.name!r}: column {name!r} not in table {dataset.table!r}"
+            )
+        return column
+
+    def _select(self, table: sa.Table, dataset: DatasetMap) -> sa.Select[Any]:
+        wanted = dataset.columns_needed()
+        cols = (
+            list(table.c) if wanted is None else [self._column(table, dataset, c) for c in wanted]
+        )
+        order = [table.c[k] for k in dataset.primary_key if k in table.c]
+        return sa.select(*cols).order_by(*order)
+
+    def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
+        """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""
+        try:
+            with self.engine.connect() as conn:
+                yield from self._fetch(conn, dataset, column, values)
+        except SQLAlchemyError as err:
+            raise ConnectorError(
+                f"reading dataset {dataset.name!r} from {self.safe_url} failed: {_reason(err)}"
+            ) from None
+
+    def _fetch(
+        self, conn: sa.Connection, dataset: DatasetMap, column: str, values: Sequence[object]
+    ) -> Iterator[Row]:
+        table = self._table(conn, dataset)
+        key = self._column(table, dataset, column)
+        kind = _python_type(key)
+        wanted = [v for v in (coerce(v, kind) for v in values) if v is not _SKIP]
+        unique = list(dict.fromkeys(wanted))
+        base = self._select(table, dataset)
+        streaming = conn.execution_options(yield_per=self.config.batch_size)
+        for chunk in batched(unique, self.config.batch_size):
+            result = streaming.execute(base.where(key.in_(chunk)))
+            for row in result.mappings():
+                yield {name: plain(value) for name, value in row.items()}
+
+    def check(self, datamap: DataMap | None = None) -> list[str]:
+        """Problems reaching the database or, given a map, its missing tables and columns."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(1))
+                if datamap is None:
+                    return []
+                return self._check_map(sa.inspect(conn), datamap)
+        except SQLAlchemyError as err:
+            return [f"cannot read {self.safe_url}: {_reason(err)}"]
+
+    @staticmethod
+    def _check_map(inspector: sa.Inspector, datamap: DataMap) -> list[str]:
+        problems = []
+        for ds in datamap.datasets.values():
+            schema, name = _split(ds.table)
+            if not inspector.has_table(name, schema=schema):
+                problems.append(f"dataset {ds.name!r}: table {ds.table!r} not found")
+                continue
+            have = {c["name"] for c in inspector.get_columns(name, schema=schema)}
+            needed = dict.fromkeys([*ds.key_columns(), *ds.fields])
+            missing = [c for c in needed if c not in have]
+            if missing:
+                cols = ", ".join(repr(c) for c in missing)
+                problems.append(f"dataset {ds.name!r}: table {ds.table!r} has no column {cols}")
+        return problems
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._tables.clear()

@@ -1,0 +1,1 @@
+"""Pure domain: no I/O, no imports of other Ferry layers."""

@@ -1,0 +1,36 @@
+"""Moving a request through the transition table, with an audit event for every move."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ferry.domain.lifecycle import check_transition, is_hold
+from ferry.domain.models import RequestState
+from ferry.services.audit import record
+from ferry.store.tables import Request
+
+
+def move(
+    session: Session,
+    req: Request,
+    target: RequestState,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    current = RequestState(req.state)
+    check_transition(current, target)
+    if is_hold(target) and not is_hold(current):
+        req.resume_state = current.value
+    if not is_hold(target):
+        req.resume_state = None
+    req.state = target.value
+    record(
+        session,
+        req.tenant_id,
+        actor,
+        f"request.{target.value}",
+        req.id,
+        {"from": current.value, **(data or {})},
+    )

@@ -1,0 +1,118 @@
+"""Packages: expiring signed download links, the download itself, and offline verification."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ferry.crypto.tokens import TokenInvalid, sign, unsign
+from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
+from ferry.domain.errors import FerryError
+from ferry.domain.models import RequestState
+from ferry.export.package import VerifyReport, verify_package
+from ferry.services.audit import record
+from ferry.services.lifecycle import move
+from ferry.services.requests import load
+from ferry.settings import get_settings
+from ferry.store import requests
+from ferry.store.tables import Package
+
+_PURPOSE = "download"
+_DOWNLOADABLE = (RequestState.READY, RequestState.DELIVERED)
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    token: str
+    expires_at: datetime
+
+
+def download_link(request_id: str, actor: str, tenant_id: int | None = None) -> DownloadLink:
+    settings = get_settings()
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, tenant_id)
+        package = requests.latest_package(session, req.id)
+        if req.state not in _DOWNLOADABLE or package is None:
+            raise FerryError(
+                f"the package is not ready to download (the request is {req.state})",
+                code="package_not_ready",
+                status=409,
+            )
+        token = sign(settings.secret(), _PURPOSE, {"r": req.id, "p": package.id})
+        record(
+            session,
+            tenant.id,
+            actor,
+            "download.link_created",
+            req.id,
+            {"package_sha256": package.sha256, "ttl_hours": settings.download_ttl_hours},
+        )
+    expires = utcnow() + timedelta(hours=settings.download_ttl_hours)
+    url = f"{settings.public_url.rstrip('/')}/api/v1/downloads/{token}"
+    return DownloadLink(url, token, expires)
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+
+
+def open_download(token: str) -> Download:
+    """Resolve a link; the first download marks the request delivered. Every one is audited."""
+    settings = get_settings()
+    payload = unsign(settings.secret(), _PURPOSE, token, settings.download_ttl_hours * 3600)
+    with unit_of_work() as session:
+        try:
+            req, tenant = load(session, str(payload["r"]), None)
+            package = session.get(Package, int(payload["p"]))
+        except (KeyError, ValueError, TypeError, FerryError):
+            raise TokenInvalid("this link is not valid") from None
+        if package is None or package.request_id != req.id or req.state not in _DOWNLOADABLE:
+            raise FerryError("this package is no longer available", code="package_gone", status=410)
+        if not Path(package.path).is_file():
+            raise FerryError("this package is no longer available", code="package_gone", status=410)
+        package.downloads += 1
+        record(
+            session,
+            tenant.id,
+            "subject",
+            "package.downloaded",
+            req.id,
+            {"sha256": package.sha256, "count": package.downloads},
+        )
+        if req.state == RequestState.READY:
+            move(session, req, RequestState.DELIVERED, "subject", {"via": "download"})
+        return Download(
+            Path(package.path), f"{tenant.slug}-data-{req.id[:8]}.zip", package.sha256, package.size
+        )
+
+
+def verify_file(path: Path) -> VerifyReport:
+    if not path.is_file():
+        raise FerryError(f"no such file: {path}", code="file_not_found", status=404)
+    return verify_package(path)
+
+
+def fetch(request_id: str, dest: Path, actor: str) -> Path:
+    """Copy the request's package to ``dest`` for an agent; recorded in the audit trail."""
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        package = requests.latest_package(session, req.id)
+        if package is None or not Path(package.path).is_file():
+            raise FerryError(
+                "this request has no package; run the collection first",
+                code="no_package",
+                status=404,
+            )
+        record(session, tenant.id, actor, "package.fetched", req.id, {"sha256": package.sha256})
+        source = Path(package.path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, dest)
+    return dest

@@ -1,0 +1,78 @@
+"""Client systems: register one with its data map, and test that the map matches the system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferry.collect.datamap import load_datamap
+from ferry.connectors.registry import open_connector
+from ferry.db import unit_of_work
+from ferry.domain.errors import Conflict, InvalidInput
+from ferry.services.audit import record
+from ferry.store import systems, tenants
+from ferry.store.tables import System
+
+
+@dataclass(frozen=True)
+class SystemView:
+    name: str
+    datasets: list[str]
+    problems: list[str]
+
+
+def _check(url: str, map_text: str) -> tuple[list[str], list[str]]:
+    datamap = load_datamap(map_text)
+    connector = open_connector(url)
+    try:
+        problems = connector.check(datamap)
+    finally:
+        connector.close()
+    return list(datamap.datasets), problems
+
+
+def add_system(
+    tenant_slug: str,
+    name: str,
+    url: str,
+    map_text: str,
+    actor: str = "admin",
+    replace: bool = False,
+) -> SystemView:
+    if not name.strip() or len(name) > 100:
+        raise InvalidInput("a system needs a name of 1 to 100 characters")
+    datasets, problems = _check(url, map_text)
+    if problems:
+        raise InvalidInput(
+            "the data map does not match the system: " + "; ".join(problems), code="map_mismatch"
+        )
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, tenant_slug)
+        existing = systems.find(session, tenant.id, name)
+        if existing and not replace:
+            raise Conflict(
+                f"system {name!r} already exists for {tenant_slug}", code="system_exists"
+            )
+        if existing:
+            existing.url, existing.datamap = url, map_text
+        else:
+            session.add(System(tenant_id=tenant.id, name=name, url=url, datamap=map_text))
+        record(
+            session,
+            tenant.id,
+            actor,
+            "system.added",
+            data={"system": name, "datasets": datasets, "replaced": bool(existing)},
+        )
+    return SystemView(name, datasets, [])
+
+
+def test_system(tenant_slug: str, name: str) -> SystemView:
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, tenant_slug)
+        system = systems.get(session, tenant.id, name)
+        url, map_text = system.url, system.datamap
+    try:
+        datasets, problems = _check(url, map_text)
+    except Exception as exc:  # report any failure of the client's system as a problem
+        return SystemView(name, [], [f"{type(exc).__name__}: {exc}"])
+    return SystemView(name, datasets, problems)

@@ -1,0 +1,66 @@
+"""All configuration in one place: ``FERRY_*`` environment variables (or a ``.env`` file).
+
+Nothing connects at import time; call :func:`get_settings` where a value is needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FERRY_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(default=Path("var"), description="where the embedded default keeps files")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means var/ferry.db")
+    secret_key: str = Field(
+        default="", description="signs links and hashes codes; empty: var/secret.key"
+    )
+    smtp_url: str = Field(default="", description="smtp://user:pass@host:port; empty: var/outbox/")
+    mail_from: str = "Ferry <privacy@ferry.localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    code_ttl_minutes: int = 15
+    code_max_attempts: int = 5
+    download_ttl_hours: int = 72
+    subject_token_days: int = 30
+    jobs_inline_workers: int = 2
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'ferry.db').as_posix()}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.var_dir / "packages"
+
+    def secret(self) -> str:
+        """The signing secret: configured, or generated once and kept in var/secret.key."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,24 @@
+"""Create or migrate the store with Alembic (the revisions ship inside the package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import ferry
+from ferry.settings import get_settings
+
+MIGRATIONS = Path(ferry.__file__).parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", (url or get_settings().db_url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None) -> None:
+    command.upgrade(alembic_config(url), "head")

@@ -1,0 +1,59 @@
+"""Data request repository. Every lookup names the tenant, except by the unguessable id."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ferry.domain.errors import NotFound
+from ferry.store.tables import Package, Request, VerificationCode
+
+_TERMINAL = ("delivered", "closed", "rejected", "withdrawn")
+
+
+def get(session: Session, request_id: str, tenant_id: int | None = None) -> Request:
+    """A request by id; with ``tenant_id``, one of that tenant's only (others look absent)."""
+    query = select(Request).where(Request.id == request_id)
+    if tenant_id is not None:
+        query = query.where(Request.tenant_id == tenant_id)
+    found = session.scalars(query).one_or_none()
+    if found is None:
+        raise NotFound(f"no request {request_id!r}", code="request_not_found")
+    return found
+
+
+def list_for_tenant(
+    session: Session, tenant_id: int, state: str | None = None, overdue_on: date | None = None
+) -> list[Request]:
+    query = select(Request).where(Request.tenant_id == tenant_id)
+    if state:
+        query = query.where(Request.state == state)
+    if overdue_on:
+        query = query.where(Request.due_date < overdue_on, Request.state.not_in(_TERMINAL))
+    return list(session.scalars(query.order_by(Request.due_date, Request.created_at)))
+
+
+def open_code(session: Session, request_id: str) -> VerificationCode | None:
+    query = (
+        select(VerificationCode)
+        .where(
+            VerificationCode.request_id == request_id,
+            VerificationCode.used_at.is_(None),
+            VerificationCode.superseded.is_(False),
+        )
+        .order_by(VerificationCode.id.desc())
+        .with_for_update()
+    )
+    return session.scalars(query).first()
+
+
+def all_codes(session: Session, request_id: str) -> list[VerificationCode]:
+    query = select(VerificationCode).where(VerificationCode.request_id == request_id)
+    return list(session.scalars(query))
+
+
+def latest_package(session: Session, request_id: str) -> Package | None:
+    query = select(Package).where(Package.request_id == request_id).order_by(Package.id.desc())
+    return session.scalars(query).first()

@@ -1,0 +1,33 @@
+"""Tenant repository."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ferry.domain.errors import NotFound
+from ferry.store.tables import Tenant
+
+
+def get_by_slug(session: Session, slug: str, *, lock: bool = False) -> Tenant:
+    query = select(Tenant).where(Tenant.slug == slug)
+    if lock:
+        query = query.with_for_update()
+    tenant = session.scalars(query).one_or_none()
+    if tenant is None:
+        raise NotFound(
+            f"no tenant {slug!r}; list tenants with `ferry tenant list`", code="tenant_not_found"
+        )
+    return tenant
+
+
+def find_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none()
+
+
+def lock(session: Session, tenant_id: int) -> Tenant:
+    return session.scalars(select(Tenant).where(Tenant.id == tenant_id).with_for_update()).one()
+
+
+def list_all(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))

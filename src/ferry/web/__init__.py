@@ -1,0 +1,1 @@
+"""Server-rendered pages: the self-service portal (the agent console comes next)."""

@@ -1,0 +1,202 @@
+"""The self-service portal: submit a request, prove it is you, follow it, download your data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ferry.domain.errors import FerryError, NotFound
+from ferry.domain.models import Identity, RequestKind
+from ferry.jurisdictions import known_codes
+from ferry.services import packages, requests, tenants, verification
+from ferry.services.views import StatusView, TenantView
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(prefix="/p/{slug}", include_in_schema=False)
+
+KIND_LABELS = {
+    RequestKind.ACCESS: "A copy of all my data",
+    RequestKind.TRANSFER: "Send my data to another company",
+    RequestKind.DEVICE: "My settings and activity, to use on another device or service",
+    RequestKind.CONSENT_SHARE: "Share my data with a partner I agreed to",
+}
+STATE_TEXT = {
+    "received": "We have received your request.",
+    "awaiting_verification": "We need to confirm it is you. Enter the code we emailed you.",
+    "verified": "You are verified. We are about to gather your data.",
+    "collecting": "We are gathering your data from our systems.",
+    "review": "Your data is gathered; a member of our team is checking it before release.",
+    "ready": "Your data is ready to download.",
+    "delivered": "Your data has been delivered. You can download it again until the link expires.",
+    "closed": "This request is closed.",
+    "rejected": "This request was declined. We have written to you with the reason and your "
+    "right to complain to the data protection authority.",
+    "withdrawn": "This request was withdrawn.",
+    "failed": "Something went wrong gathering your data. Our team has been told and will retry.",
+    "paused": "This request is paused while we wait for something from you.",
+    "extended": "We have extended the time to answer; we wrote to you with the reason.",
+}
+
+
+def _cookie(request_id: str) -> str:
+    return f"ferry_{request_id[:12]}"
+
+
+def _page(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, f"portal/{name}", ctx, status_code=http_status)
+
+
+def _tenant(slug: str) -> TenantView:
+    return tenants.get_tenant(slug)
+
+
+def _status(slug: str, request_id: str) -> StatusView:
+    view = requests.status(request_id)
+    if view.tenant != slug:
+        raise NotFound("no such request", code="request_not_found")
+    return view
+
+
+@router.get("/", response_class=HTMLResponse)
+def form(request: Request, slug: str) -> HTMLResponse:
+    return _form(request, _tenant(slug))
+
+
+def _form(
+    request: Request,
+    tenant: TenantView,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    codes = tenant.jurisdictions + [c for c in known_codes() if c not in tenant.jurisdictions]
+    return _page(
+        request,
+        "form.html",
+        status,
+        tenant=tenant,
+        kinds=KIND_LABELS,
+        jurisdictions=codes,
+        error=error,
+        values=values or {},
+    )
+
+
+@router.post("/", response_class=HTMLResponse)
+def submit(
+    request: Request,
+    slug: str,
+    email: str = Form(""),
+    kind: str = Form("access"),
+    jurisdiction: str = Form(""),
+    customer_id: str = Form(""),
+) -> Response:
+    tenant = _tenant(slug)
+    values = {
+        "email": email,
+        "kind": kind,
+        "jurisdiction": jurisdiction,
+        "customer_id": customer_id,
+    }
+    try:
+        identities = [Identity.parse("email", email)]
+        if customer_id.strip():
+            identities.append(Identity.parse("customer_id", customer_id))
+        view = requests.submit(
+            slug, kind, identities, jurisdiction=jurisdiction or None, channel="portal"
+        )
+    except FerryError as exc:
+        return _form(request, tenant, exc.message, values, status=400)
+    return RedirectResponse(f"/p/{slug}/r/{view.id}/verify", status_code=303)
+
+
+@router.get("/r/{request_id}/verify", response_class=HTMLResponse)
+def verify_form(request: Request, slug: str, request_id: str, sent: int = 0) -> HTMLResponse:
+    status = _status(slug, request_id)
+    return _page(request, "verify.html", tenant=_tenant(slug), status=status, sent=bool(sent))
+
+
+@router.post("/r/{request_id}/verify", response_class=HTMLResponse)
+def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -> Response:
+    status = _status(slug, request_id)
+    try:
+        token = verification.check_code(request_id, code)
+    except FerryError as exc:
+        return _page(
+            request,
+            "verify.html",
+            exc.status,
+            tenant=_tenant(slug),
+            status=_status(slug, request_id),
+            error=exc.message,
+            sent=False,
+        )
+    response = RedirectResponse(f"/p/{slug}/r/{status.id}", status_code=303)
+    response.set_cookie(
+        _cookie(request_id),
+        token,
+        httponly=True,
+        samesite="lax",
+        path=f"/p/{slug}/r/{request_id}",
+        max_age=30 * 86400,
+    )
+    return response
+
+
+@router.post("/r/{request_id}/code", response_class=HTMLResponse)
+def resend(request: Request, slug: str, request_id: str) -> Response:
+    _status(slug, request_id)
+    try:
+        verification.resend_code(request_id)
+    except FerryError as exc:
+        return _page(
+            request,
+            "verify.html",
+            exc.status,
+            tenant=_tenant(slug),
+            status=_status(slug, request_id),
+            error=exc.message,
+            sent=False,
+        )
+    return RedirectResponse(f"/p/{slug}/r/{request_id}/verify?sent=1", status_code=303)
+
+
+@router.get("/r/{request_id}", response_class=HTMLResponse)
+def status_page(request: Request, slug: str, request_id: str) -> HTMLResponse:
+    status = _status(slug, request_id)
+    token = request.cookies.get(_cookie(request_id), "")
+    signed_in = bool(token) and verification.subject_allowed(token, request_id)
+    return _page(
+        request,
+        "status.html",
+        tenant=_tenant(slug),
+        status=status,
+        text=STATE_TEXT.get(status.state, status.state),
+        signed_in=signed_in,
+    )
+
+
+@router.post("/r/{request_id}/download")
+def download(request: Request, slug: str, request_id: str) -> Response:
+    _status(slug, request_id)
+    token = request.cookies.get(_cookie(request_id), "")
+    if not (token and verification.subject_allowed(token, request_id)):
+        return RedirectResponse(f"/p/{slug}/r/{request_id}", status_code=303)
+    link = packages.download_link(request_id, "subject")
+    return RedirectResponse(f"/api/v1/downloads/{link.token}", status_code=303)
+
+
+def error_page(request: Request, exc: FerryError) -> HTMLResponse:
+    return _page(request, "error.html", exc.status, message=exc.message)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")

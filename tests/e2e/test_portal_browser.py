@@ -129,7 +129,7 @@ def test_submit_verify_collect_download(
     assert response is not None and response.status == 200
     assert page.get_by_role("heading", level=1).inner_text().startswith("Ask Acme Retail Ltd")
     page.get_by_label("Your email address").fill(email)
-    page.get_by_label("What would you like?").select_option("access")
+    page.get_by_role("radio", name="A copy of all my data").check()
     page.screenshot(path=str(SHOTS / "portal-form.png"), full_page=True)
     page.get_by_role("button", name="Send request").click()
 
@@ -179,30 +179,49 @@ def test_bad_email_rerenders_form_with_values(browser: object, portal: Portal) -
     # The browser's own check would stop "not-an-email"; this one passes it but not Ferry's.
     page.get_by_label("Your email address").fill("someone@localhost")
     page.get_by_label("Customer number").fill("C-42")
-    page.get_by_label("What would you like?").select_option("device")
-    page.get_by_label("Where do you live?").select_option("GB")
+    page.get_by_role("radio", name="My settings and activity").check()
+    page.get_by_label("Where do you live?").select_option(label="United Kingdom")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Send request").click()
     assert posted.value.status == 400
-    assert page.get_by_role("alert").inner_text().strip()
-    assert "email" in page.get_by_role("alert").inner_text().lower()
+    alert = page.get_by_role("alert").inner_text()
+    assert "'someone@localhost' is not an email address" in alert
+    assert "Correct it below" in alert
     assert page.get_by_label("Your email address").input_value() == "someone@localhost"
     assert page.get_by_label("Customer number").input_value() == "C-42"
-    assert page.get_by_label("What would you like?").input_value() == "device"
+    assert page.get_by_role("radio", name="My settings and activity").is_checked()
+    assert not page.get_by_role("radio", name="A copy of all my data").is_checked()
     assert page.get_by_label("Where do you live?").input_value() == "GB"
     page.screenshot(path=str(SHOTS / "portal-form-error.png"), full_page=True)
     _only_local(portal)
 
 
-def test_unknown_tenant_is_an_error_page(browser: object, portal: Portal) -> None:
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/p/no-such-company/", "could not find this page"),
+        ("/p/acme/r/00000000-0000-0000-0000-000000000000", "could not find this request"),
+        ("/p/acme/nothing-here", "no page at this address"),
+    ],
+)
+def test_not_found_is_an_error_page(browser: object, portal: Portal, path: str, says: str) -> None:
     page = _page(browser, portal)
-    response = page.goto(f"{portal.base}/p/no-such-company/")
+    response = page.goto(portal.base + path)
     assert response is not None and response.status == 404
     assert "text/html" in (response.header_value("content-type") or "")
     assert page.get_by_role("heading", level=1).inner_text() == "We could not do that"
-    assert page.get_by_role("alert").inner_text().strip()
-    page.screenshot(path=str(SHOTS / "portal-unknown-tenant.png"), full_page=True)
+    alert = page.get_by_role("alert").inner_text()
+    assert says in alert
+    assert "ferry " not in alert, "an operator's hint shown to a data subject"
+    if path.startswith("/p/no-such"):
+        page.screenshot(path=str(SHOTS / "portal-unknown-tenant.png"), full_page=True)
     _only_local(portal)
+
+
+def test_api_errors_stay_json(portal: Portal) -> None:
+    answer = httpx.get(f"{portal.base}/api/v1/nothing-here")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
 
 
 def test_phone_viewport_has_no_horizontal_scroll(browser: object, portal: Portal) -> None:

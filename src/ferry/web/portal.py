@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
 from ferry.domain.errors import FerryError, NotFound
 from ferry.domain.models import Identity, RequestKind
@@ -15,6 +18,7 @@ from ferry.jurisdictions import known_codes
 from ferry.services import packages, requests, tenants, verification
 from ferry.services.views import StatusView, TenantView
 
+log = logging.getLogger("ferry.portal")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(prefix="/p/{slug}", include_in_schema=False)
 
@@ -40,6 +44,67 @@ STATE_TEXT = {
     "paused": "This request is paused while we wait for something from you.",
     "extended": "We have extended the time to answer; we wrote to you with the reason.",
 }
+
+
+COUNTRY_NAMES = {
+    "AT": "Austria",
+    "BE": "Belgium",
+    "BG": "Bulgaria",
+    "CY": "Cyprus",
+    "CZ": "Czechia",
+    "DE": "Germany",
+    "DK": "Denmark",
+    "EE": "Estonia",
+    "ES": "Spain",
+    "FI": "Finland",
+    "FR": "France",
+    "GR": "Greece",
+    "HR": "Croatia",
+    "HU": "Hungary",
+    "IE": "Ireland",
+    "IT": "Italy",
+    "LT": "Lithuania",
+    "LU": "Luxembourg",
+    "LV": "Latvia",
+    "MT": "Malta",
+    "NL": "Netherlands",
+    "PL": "Poland",
+    "PT": "Portugal",
+    "RO": "Romania",
+    "SE": "Sweden",
+    "SI": "Slovenia",
+    "SK": "Slovakia",
+    "GB": "United Kingdom",
+    "US-CA": "California, United States",
+}
+# What a person (not an operator) should read when something is not found.
+SUBJECT_MESSAGES = {
+    "tenant_not_found": "We could not find this page. Check the address in the link or email "
+    "you were given; the company's privacy notice has the right one.",
+    "request_not_found": "We could not find this request. Check the address in the email we "
+    "sent you, or start a new request.",
+    "not_found": "There is no page at this address. Check the link you followed.",
+    "method_not_allowed": "This page cannot be opened that way. Go back and try again.",
+    "internal_error": "Something went wrong on our side. It has been logged and nothing you sent "
+    "was lost; please try again in a few minutes.",
+}
+
+
+def _place(code: str) -> str:
+    """A jurisdiction code as a person reads it: ``EU-DE`` is Germany."""
+    key = code[3:] if code.startswith("EU-") else code
+    return COUNTRY_NAMES.get(key, code)
+
+
+def _sentence(text: str) -> str:
+    """Service messages are lower-case clauses; on a page each reads as a sentence."""
+    text = text.strip()
+    if text[:1].islower():
+        text = text[:1].upper() + text[1:]
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+templates.env.filters["sentence"] = _sentence
 
 
 def _cookie(request_id: str) -> str:
@@ -80,7 +145,7 @@ def _form(
         status,
         tenant=tenant,
         kinds=KIND_LABELS,
-        jurisdictions=codes,
+        jurisdictions=[(code, _place(code)) for code in codes],
         error=error,
         values=values or {},
     )
@@ -191,11 +256,48 @@ def download(request: Request, slug: str, request_id: str) -> Response:
 
 
 def error_page(request: Request, exc: FerryError) -> HTMLResponse:
-    return _page(request, "error.html", exc.status, message=exc.message)
+    message = SUBJECT_MESSAGES.get(exc.code, exc.message)
+    return _page(request, "error.html", exc.status, message=message)
+
+
+def _message_page(request: Request, code: str, http_status: int) -> HTMLResponse:
+    return _page(request, "error.html", http_status, message=SUBJECT_MESSAGES[code])
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
+
+
+def _portal_errors(app: FastAPI) -> None:
+    """Errors under /p/ are pages a person can read; elsewhere the app's own handlers answer."""
+    api_http = app.exception_handlers.get(HTTPException)
+    api_unexpected = app.exception_handlers.get(Exception)
+
+    async def delegate(handler: Handler | None, request: Request, exc: Exception) -> Response:
+        if handler is None:
+            raise exc
+        answer = handler(request, exc)
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not request.url.path.startswith("/p/"):
+            return await delegate(api_http, request, exc)
+        code = "method_not_allowed" if exc.status_code == 405 else "not_found"
+        return _message_page(request, code, exc.status_code)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/p/"):
+            return await delegate(api_unexpected, request, exc)
+        log.exception("unhandled error in the portal", exc_info=exc)
+        return _message_page(request, "internal_error", 500)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    _portal_errors(app)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -23,8 +23,8 @@ test: $(STAMP)  ## set up and run the whole test suite
 check: lint types layers  ## ruff, mypy --strict, import layers
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types: $(STAMP)
 	$(BIN)/mypy

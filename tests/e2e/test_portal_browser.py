@@ -11,11 +11,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from ferry.app import create_app
 from ferry.services import collection, demo, packages
@@ -83,25 +86,23 @@ def _wait_healthy(base: str) -> None:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         missing("Chromium", "apt-get install chromium")
-    from playwright.sync_api import Error, sync_playwright
-
     with sync_playwright() as p:
         try:
             launched = p.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
-        except Error as exc:
+        except PlaywrightError as exc:
             missing("Chromium", f"apt-get install chromium (launch failed: {exc.message[:200]})")
         yield launched
         launched.close()
 
 
-def _page(browser: object, portal: Portal, **context: object):  # type: ignore[no-untyped-def]
+def _page(browser: Browser, portal: Portal, **context: Any) -> Page:
     """A fresh page whose every request is recorded on ``portal.requested``."""
-    ctx = browser.new_context(**context)  # type: ignore[attr-defined]
+    ctx = browser.new_context(**context)
     page = ctx.new_page()
     page.on("request", lambda req: portal.requested.append(req.url))
     return page
@@ -120,7 +121,7 @@ def _is_local(url: str, portal: Portal) -> bool:
 
 
 def test_submit_verify_collect_download(
-    browser: object, portal: Portal, outbox: Outbox, tmp_path: Path
+    browser: Browser, portal: Portal, outbox: Outbox, tmp_path: Path
 ) -> None:
     email = portal.emails[0]
     page = _page(browser, portal, accept_downloads=True)
@@ -164,6 +165,13 @@ def test_submit_verify_collect_download(
     download.save_as(saved)
     assert download.suggested_filename.endswith(".zip")
 
+    # Someone else with the link (no sign-in cookie) sees the state but cannot download.
+    stranger = _page(browser, portal)
+    stranger.goto(page.url)
+    assert stranger.locator("#state").inner_text() == "delivered"
+    assert stranger.get_by_role("button", name="Download your data").count() == 0
+    assert stranger.get_by_role("button", name="Email me a code").is_visible()
+
     with zipfile.ZipFile(saved) as zf:
         customers = json.loads(zf.read("data/shop/customers.json"))
     assert customers["dataset"] == "customers"
@@ -173,7 +181,7 @@ def test_submit_verify_collect_download(
     _only_local(portal)
 
 
-def test_bad_email_rerenders_form_with_values(browser: object, portal: Portal) -> None:
+def test_bad_email_rerenders_form_with_values(browser: Browser, portal: Portal) -> None:
     page = _page(browser, portal)
     page.goto(portal.form_url)
     # The browser's own check would stop "not-an-email"; this one passes it but not Ferry's.
@@ -204,7 +212,7 @@ def test_bad_email_rerenders_form_with_values(browser: object, portal: Portal) -
         ("/p/acme/nothing-here", "no page at this address"),
     ],
 )
-def test_not_found_is_an_error_page(browser: object, portal: Portal, path: str, says: str) -> None:
+def test_not_found_is_an_error_page(browser: Browser, portal: Portal, path: str, says: str) -> None:
     page = _page(browser, portal)
     response = page.goto(portal.base + path)
     assert response is not None and response.status == 404
@@ -224,15 +232,11 @@ def test_api_errors_stay_json(portal: Portal) -> None:
     assert answer.json()["code"] == "not_found"
 
 
-def test_phone_viewport_has_no_horizontal_scroll(browser: object, portal: Portal) -> None:
-    page = _page(
-        browser, portal, viewport={"width": 390, "height": 844}, device_scale_factor=2
-    )
+def test_phone_viewport_has_no_horizontal_scroll(browser: Browser, portal: Portal) -> None:
+    page = _page(browser, portal, viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page.goto(portal.form_url)
     assert page.get_by_label("Your email address").is_visible()
-    overflow = page.evaluate(
-        "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-    )
+    overflow = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert overflow[0] <= overflow[1], overflow
     page.screenshot(path=str(SHOTS / "portal-phone.png"), full_page=True)
     _only_local(portal)

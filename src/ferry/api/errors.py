@@ -10,18 +10,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ferry.api.schemas.tenants import ErrorOut
 from ferry.domain.errors import FerryError
 
 log = logging.getLogger("ferry.api")
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed request (e.g. broken JSON)"},
-    401: {"description": "Missing or invalid credentials"},
-    403: {"description": "Not allowed"},
-    404: {"description": "Not found"},
-    409: {"description": "Not possible in the request's current state"},
-    422: {"description": "Invalid input"},
+
+def error_responses(extra: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses, each with the ``{"code", "message"}`` body.
+
+    ``extra`` adds statuses one route may also answer, e.g. ``{423: "Verification locked"}``.
+    """
+    texts = {**_COMMON, **(extra or {})}
+    return {status: {"model": ErrorOut, "description": text} for status, text in texts.items()}
+
+
+_COMMON = {
+    400: "Malformed request (e.g. broken JSON)",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not possible in the request's current state",
+    422: "Invalid input",
+    500: "Something went wrong on our side (logged; nothing accepted is lost)",
 }
+
+ERROR_RESPONSES = error_responses()
 
 
 def _body(code: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import typer
 import uvicorn
@@ -95,10 +95,7 @@ def deadline(
     as_json: bool = JsonOpt,
 ) -> None:
     """When a request received on a date must be answered."""
-    try:
-        day = date.fromisoformat(received[:10])
-    except ValueError:
-        raise InvalidInput(f"--received {received!r} is not a date like 2026-01-31") from None
+    day = _received_day(received)
     rule = rule_for(jurisdiction)
     due = due_date(rule.code, day)
     if as_json:
@@ -113,6 +110,19 @@ def deadline(
         )
     else:
         console.print(f"{rule.law}: due {due.isoformat()} ({rule.citation})", highlight=False)
+
+
+def _received_day(text: str) -> date:
+    """A date (2026-01-31) or a full timestamp (2026-01-31T10:00:00); nothing else, not even
+    trailing junk after a date."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.strip()).date()
+    except ValueError:
+        raise InvalidInput(f"--received {text!r} is not a date like 2026-01-31") from None
 
 
 if __name__ == "__main__":

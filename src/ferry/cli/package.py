@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.services import audit, packages
@@ -18,7 +19,7 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 def fetch(request_id: str, out: Path = typer.Option(..., "-o", "--output")) -> None:
     """Copy a request's package to FILE."""
     packages.fetch(request_id, out, "cli")
-    console.print(f"wrote {out}")
+    console.print(f"wrote {escape(str(out))}", highlight=False)
 
 
 @package_app.command("verify")
@@ -30,13 +31,13 @@ def verify(file: Path, as_json: bool = JsonOpt) -> None:
         emit_json(report)
     elif report.ok:
         console.print(
-            f"[green]ok[/green]: {file} is complete and untouched "
+            f"[green]ok[/green]: {escape(str(file))} is complete and untouched "
             f"({report.files_checked} files checked)"
         )
     else:
-        console.print(f"[red]NOT OK[/red]: {file}")
+        console.print(f"[red]NOT OK[/red]: {escape(str(file))}", highlight=False)
         for problem in report.problems:
-            console.print(f"  - {problem}", highlight=False)
+            console.print(f"  - {escape(problem)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -52,7 +53,8 @@ def audit_verify(tenant: str, as_json: bool = JsonOpt) -> None:
         console.print(f"[green]intact[/green]: {report.events} events, head {report.head[:16]}…")
     else:
         console.print(
-            f"[red]BROKEN[/red] at event #{report.broken_at}: {report.problem}", highlight=False
+            f"[red]BROKEN[/red] at event #{report.broken_at}: {escape(report.problem or '')}",
+            highlight=False,
         )
     if not report.ok:
         raise typer.Exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
@@ -37,12 +38,13 @@ def _print(view: RequestView) -> None:
         f"{view.received_at:%Y-%m-%d %H:%M} UTC, due {view.due_date}"
     )
     if view.failure:
-        console.print(f"  [red]failure:[/red] {view.failure}", highlight=False)
+        console.print(f"  [red]failure:[/red] {escape(view.failure)}", highlight=False)
     if view.package:
         console.print(f"  package {view.package.size} bytes, sha256 {view.package.sha256}")
     for e in view.events:
         console.print(
-            f"  [dim]#{e['seq']} {e['at'][:19]} {e['actor']}[/dim] {e['action']}", highlight=False
+            f"  [dim]#{e['seq']} {e['at'][:19]} {escape(e['actor'])}[/dim] {escape(e['action'])}",
+            highlight=False,
         )
 
 
@@ -146,5 +148,5 @@ def list_(
     table = Table("id", "kind", "state", "jurisdiction", "due")
     for v in found:
         state_text = v.state + (" (locked)" if v.verification_locked else "")
-        table.add_row(v.id, v.kind, state_text, v.jurisdiction, v.due_date.isoformat())
+        table.add_row(v.id, escape(v.kind), state_text, v.jurisdiction, v.due_date.isoformat())
     console.print(table)

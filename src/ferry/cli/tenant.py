@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
@@ -52,7 +53,7 @@ def tenant_list(as_json: bool = JsonOpt) -> None:
     table = Table("slug", "name", "jurisdictions", "review")
     for t in found:
         table.add_row(
-            t.slug, t.name, ", ".join(t.jurisdictions), "yes" if t.review_required else "no"
+            t.slug, escape(t.name), ", ".join(t.jurisdictions), "yes" if t.review_required else "no"
         )
     console.print(table)
 
@@ -93,7 +94,7 @@ def system_add(
     if as_json:
         emit_json(view)
     else:
-        console.print(f"added system [bold]{name}[/bold]: {len(view.datasets)} datasets")
+        console.print(f"added system [bold]{escape(name)}[/bold]: {len(view.datasets)} datasets")
 
 
 @system_app.command("test")
@@ -104,10 +105,10 @@ def system_test(tenant: str, name: str, as_json: bool = JsonOpt) -> None:
     if as_json:
         emit_json(view)
     elif view.problems:
-        console.print(f"[red]{name}: {len(view.problems)} problems[/red]")
+        console.print(f"[red]{escape(name)}: {len(view.problems)} problems[/red]")
         for p in view.problems:
-            console.print(f"  - {p}", highlight=False)
+            console.print(f"  - {escape(p)}", highlight=False)
     else:
-        console.print(f"[green]{name}: ok[/green] ({len(view.datasets)} datasets)")
+        console.print(f"[green]{escape(name)}: ok[/green] ({len(view.datasets)} datasets)")
     if view.problems:
         raise typer.Exit(1)

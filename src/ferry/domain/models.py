@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -45,6 +46,12 @@ class IdentityType(StrEnum):
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 _MAX_VALUE = 320
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(ch: str) -> bool:
+    """C0, DEL, C1, surrogates and bidi overrides: never part of a real identity."""
+    return unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -71,8 +78,10 @@ class Identity:
         value = value.strip()
         if not value:
             raise InvalidInput(f"identity {kind.value} is empty")
-        if len(value) > _MAX_VALUE or any(ord(ch) < 32 for ch in value):
-            raise InvalidInput(f"identity {kind.value} is too long or has control characters")
+        if len(value) > _MAX_VALUE:
+            raise InvalidInput(f"identity {kind.value} is longer than {_MAX_VALUE} characters")
+        if any(_is_control(ch) for ch in value):
+            raise InvalidInput(f"identity {kind.value} contains control characters")
         if kind is IdentityType.EMAIL:
             if not _EMAIL.match(value):
                 raise InvalidInput(f"{value!r} is not an email address")

@@ -168,11 +168,12 @@ def _check(session: Session, request_id: str, code: str) -> _Outcome:
 
 
 def _wrong(session: Session, req: Request, code: VerificationCode, limit: int) -> _Outcome:
+    """Count a wrong code against the request: a new code does not reset the count."""
     code.attempts += 1
-    left = limit - code.attempts
-    record(
-        session, req.tenant_id, "subject", "verification.failed", req.id, {"attempt": code.attempts}
-    )
+    since = req.verified_at or req.received_at  # an agent's attestation starts a fresh count
+    failed = sum(c.attempts for c in requests.all_codes(session, req.id) if c.created_at >= since)
+    left = limit - failed
+    record(session, req.tenant_id, "subject", "verification.failed", req.id, {"attempt": failed})
     if left > 0:
         return _Outcome(
             VerificationError(
@@ -181,9 +182,7 @@ def _wrong(session: Session, req: Request, code: VerificationCode, limit: int) -
         )
     code.superseded = True
     req.verification_locked = True
-    record(
-        session, req.tenant_id, "system", "verification.locked", req.id, {"attempts": code.attempts}
-    )
+    record(session, req.tenant_id, "system", "verification.locked", req.id, {"attempts": failed})
     tenant = session.get_one(Tenant, req.tenant_id)
     if tenant.agent_email:
         notify.send(
@@ -191,7 +190,7 @@ def _wrong(session: Session, req: Request, code: VerificationCode, limit: int) -
             req,
             tenant.agent_email,
             f"Verification locked: request {req.id}",
-            f"Request {req.id} had {code.attempts} wrong codes and is locked. Verify the "
+            f"Request {req.id} had {failed} wrong codes and is locked. Verify the "
             "person another way and record it with `ferry request verify ID --method "
             "agent --note TEXT`.",
             "agent_alert",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from ferry.api.errors import ERROR_RESPONSES
+from ferry.api.errors import error_responses
 from ferry.services import packages
 
 router = APIRouter(
     tags=["downloads"],
-    responses={**ERROR_RESPONSES, 410: {"description": "The link expired or the package is gone"}},
+    responses=error_responses({410: "The link expired or the package is gone"}),
 )
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from ferry.api.deps import Caller, MaybeCaller, Token, check_tenant
-from ferry.api.errors import ERROR_RESPONSES
+from ferry.api.errors import ERROR_RESPONSES, error_responses
 from ferry.api.schemas.requests import (
     AttestIn,
     CodeIn,
@@ -21,9 +21,11 @@ from ferry.domain.errors import Forbidden
 from ferry.domain.models import Identity, Scope
 from ferry.services import collection, jobs, packages, requests, verification
 from ferry.services.notify import portal_url
-from ferry.services.tenants import Principal, authenticate
+from ferry.services.tenants import Principal, Unauthorized, authenticate
 
 router = APIRouter(tags=["requests"], responses=ERROR_RESPONSES)
+
+_LOCKED = {423: "Too many wrong codes: verification is locked; an agent verifies another way"}
 
 
 def _scope(body: RequestCreate) -> Scope | None:
@@ -72,13 +74,19 @@ def request_status(request_id: str) -> StatusOut:
     return StatusOut.of(requests.status(request_id))
 
 
-@router.post("/requests/{request_id}/verify", response_model=VerifiedOut)
+@router.post(
+    "/requests/{request_id}/verify", response_model=VerifiedOut, responses=error_responses(_LOCKED)
+)
 def verify_code(request_id: str, body: CodeIn) -> VerifiedOut:
     token = verification.check_code(request_id, body.code)
     return VerifiedOut(state=requests.status(request_id).state, access_token=token)
 
 
-@router.post("/requests/{request_id}/code", status_code=202)
+@router.post(
+    "/requests/{request_id}/code",
+    status_code=202,
+    responses=error_responses({**_LOCKED, 429: "Too many codes sent in the last hour"}),
+)
 def resend_code(request_id: str) -> dict[str, str]:
     verification.resend_code(request_id)
     return {"status": "sent"}
@@ -90,7 +98,12 @@ def attest(request_id: str, body: AttestIn, who: Caller) -> RequestRead:
     return RequestRead.of(requests.show(request_id, who.tenant_id))
 
 
-@router.post("/requests/{request_id}/run", response_model=RequestRead, status_code=202)
+@router.post(
+    "/requests/{request_id}/run",
+    response_model=RequestRead,
+    status_code=202,
+    responses={200: {"model": RequestRead, "description": "Collected (with `wait=true`)"}},
+)
 def run_collection(
     request_id: str, who: Caller, wait: bool = Query(False, description="collect before answering")
 ) -> JSONResponse:
@@ -111,9 +124,14 @@ def approve(request_id: str, who: Caller) -> RequestRead:
 def download_link(request_id: str, token: Token) -> LinkOut:
     """A fresh expiring link: for the tenant's key, or for the person with their access token."""
     who: Principal | None = None
-    if token and token.startswith("fk_"):
+    if not token:
+        raise Unauthorized(
+            "sign in with your code first and send `Authorization: Bearer ACCESS_TOKEN` "
+            "(or use the tenant's API key)"
+        )
+    if token.startswith("fk_"):
         who = authenticate(token)
-    elif not (token and verification.subject_allowed(token, request_id)):
+    elif not verification.subject_allowed(token, request_id):
         raise Forbidden(
             "sign in with your code first (or use the tenant's API key)", code="not_signed_in"
         )

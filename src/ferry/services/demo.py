@@ -36,7 +36,13 @@ def seed(customers: int = 3000) -> DemoSetup:
     with unit_of_work() as session:
         exists = tenant_store.find_by_slug(session, SLUG) is not None
     if not exists:
-        tenants.create_tenant(SLUG, "Acme Retail Ltd", ["EU-DE", "GB", "US-CA"], actor="demo")
+        tenants.create_tenant(
+            SLUG,
+            "Acme Retail Ltd",
+            ["EU-DE", "GB", "US-CA"],
+            agent_email="privacy-team@acme.example",
+            actor="demo",
+        )
     map_text = resources.files("ferry.demo").joinpath("shop-map.yaml").read_text("utf-8")
     systems.add_system(SLUG, "shop", url, map_text, actor="demo", replace=True)
     return DemoSetup(

@@ -185,21 +185,26 @@ def verify_form(request: Request, slug: str, request_id: str, sent: int = 0) -> 
     return _page(request, "verify.html", tenant=_tenant(slug), status=status, sent=bool(sent))
 
 
+def _verify_error(request: Request, slug: str, request_id: str, exc: FerryError) -> HTMLResponse:
+    status = _status(slug, request_id)
+    return _page(
+        request,
+        "verify.html",
+        exc.status,
+        tenant=_tenant(slug),
+        status=status,
+        error=exc.message,
+        sent=False,
+    )
+
+
 @router.post("/r/{request_id}/verify", response_class=HTMLResponse)
 def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -> Response:
     status = _status(slug, request_id)
     try:
         token = verification.check_code(request_id, code)
     except FerryError as exc:
-        return _page(
-            request,
-            "verify.html",
-            exc.status,
-            tenant=_tenant(slug),
-            status=_status(slug, request_id),
-            error=exc.message,
-            sent=False,
-        )
+        return _verify_error(request, slug, request_id, exc)
     response = RedirectResponse(f"/p/{slug}/r/{status.id}", status_code=303)
     response.set_cookie(
         _cookie(request_id),
@@ -218,15 +223,7 @@ def resend(request: Request, slug: str, request_id: str) -> Response:
     try:
         verification.resend_code(request_id)
     except FerryError as exc:
-        return _page(
-            request,
-            "verify.html",
-            exc.status,
-            tenant=_tenant(slug),
-            status=_status(slug, request_id),
-            error=exc.message,
-            sent=False,
-        )
+        return _verify_error(request, slug, request_id, exc)
     return RedirectResponse(f"/p/{slug}/r/{request_id}/verify?sent=1", status_code=303)
 
 

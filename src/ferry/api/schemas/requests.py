@@ -75,32 +75,7 @@ class RequestRead(BaseModel):
 
     @classmethod
     def of(cls, view: RequestView) -> RequestRead:
-        pkg = view.package
-        return cls(
-            id=view.id,
-            tenant=view.tenant,
-            kind=view.kind,
-            state=view.state,
-            jurisdiction=view.jurisdiction,
-            received_at=view.received_at,
-            due_date=view.due_date,
-            scope=view.scope,
-            channel=view.channel,
-            identities=view.identities,
-            verification_locked=view.verification_locked,
-            verified_method=view.verified_method,
-            failure=view.failure,
-            package=PackageOut(
-                sha256=pkg.sha256,
-                size=pkg.size,
-                files=pkg.files,
-                created_at=pkg.created_at,
-                downloads=pkg.downloads,
-            )
-            if pkg
-            else None,
-            events=view.events,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class SubmittedOut(BaseModel):
@@ -121,13 +96,7 @@ class StatusOut(BaseModel):
 
     @classmethod
     def of(cls, view: StatusView) -> StatusOut:
-        return cls(
-            id=view.id,
-            state=view.state,
-            due_date=view.due_date,
-            verification_locked=view.verification_locked,
-            download_ready=view.download_ready,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class LinkOut(BaseModel):

@@ -68,7 +68,10 @@ def client() -> Iterator[TestClient]:
 
 
 def submit(c: TestClient, identities: dict[str, str], **extra: Any) -> str:
-    body = {"kind": "access", "identities": [{"type": k, "value": v} for k, v in identities.items()]}
+    body = {
+        "kind": "access",
+        "identities": [{"type": k, "value": v} for k, v in identities.items()],
+    }
     answer = c.post("/api/v1/tenants/acme/requests", json={**body, **extra})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])

@@ -73,7 +73,9 @@ def twilio(monkeypatch: pytest.MonkeyPatch, ferry_env: Path) -> Iterator[type[Fa
     server.server_close()
 
 
-def test_sms_code_through_a_twilio_style_provider(ferry_env: Path, twilio: type[FakeTwilio]) -> None:
+def test_sms_code_through_a_twilio_style_provider(
+    ferry_env: Path, twilio: type[FakeTwilio]
+) -> None:
     seed(ferry_env)
     with client() as c:
         rid = submit(c, {"phone": "+44 7700 900123"})
@@ -107,8 +109,9 @@ def test_totp_enrol_then_verify_a_later_request(ferry_env: Path) -> None:
     person = shop.person(1)
     with client() as c:
         first = submit(c, {"email": person})
-        token = c.post(f"/api/v1/requests/{first}/verify",
-                       json={"code": shop.outbox.last_code(person)}).json()["access_token"]
+        token = c.post(
+            f"/api/v1/requests/{first}/verify", json={"code": shop.outbox.last_code(person)}
+        ).json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
         assert c.post(f"/api/v1/requests/{first}/totp/enrol").status_code == 403
         enrolled = c.post(f"/api/v1/requests/{first}/totp/enrol", headers=bearer)
@@ -116,8 +119,9 @@ def test_totp_enrol_then_verify_a_later_request(ferry_env: Path) -> None:
         secret = enrolled.json()["secret"]
         assert enrolled.json()["uri"].startswith("otpauth://totp/")
         totp = pyotp.TOTP(secret)
-        confirm = c.post(f"/api/v1/requests/{first}/totp/confirm", headers=bearer,
-                         json={"code": totp.now()})
+        confirm = c.post(
+            f"/api/v1/requests/{first}/totp/confirm", headers=bearer, json={"code": totp.now()}
+        )
         assert confirm.status_code == 204, confirm.text
         with get_engine().connect() as conn:
             sealed = conn.execute(sa.text("select secret_sealed from totp_enrolments")).scalar()
@@ -149,11 +153,15 @@ def test_knowledge_levels_follow_ccpa(ferry_env: Path) -> None:
         rid = submit(c, {"email": person}, jurisdiction="US-CA")
         progress = c.get(f"/api/v1/requests/{rid}/verification").json()
         assert progress["required_level"] == 2 and "knowledge" in progress["methods"]
-        by_code = c.post(f"/api/v1/requests/{rid}/verify",
-                         json={"code": shop.outbox.last_code(person)})
+        by_code = c.post(
+            f"/api/v1/requests/{rid}/verify", json={"code": shop.outbox.last_code(person)}
+        )
         assert by_code.json()["state"] == "awaiting_verification"  # level 1 is not enough
-        two = {"postcode": facts["postcode"].lower().replace(" ", ""),
-               "date_of_birth": facts["date_of_birth"], "last_order": "1"}
+        two = {
+            "postcode": facts["postcode"].lower().replace(" ", ""),
+            "date_of_birth": facts["date_of_birth"],
+            "last_order": "1",
+        }
         ok = c.post(f"/api/v1/requests/{rid}/verify/knowledge", json={"points": two})
         assert ok.status_code == 200, ok.text
         assert ok.json()["state"] == "verified" and ok.json()["level"] == 2
@@ -165,14 +173,19 @@ def test_knowledge_levels_follow_ccpa(ferry_env: Path) -> None:
         assert evidence["evidence"][-1]["points"] == ["postcode", "date_of_birth"]
 
         # a reasonably high degree needs three points and a signed declaration
-        policy = c.put("/api/v1/tenants/acme/verification-policy", headers=shop.auth,
-                       json={"jurisdiction": "US-CA", "rules": {"level": 3}})
+        policy = c.put(
+            "/api/v1/tenants/acme/verification-policy",
+            headers=shop.auth,
+            json={"jurisdiction": "US-CA", "rules": {"level": 3}},
+        )
         assert policy.status_code == 200, policy.text
         high = submit(c, {"email": person}, jurisdiction="US-CA")
         three = c.post(f"/api/v1/requests/{high}/verify/knowledge", json={"points": facts})
         assert three.json()["level"] == 2 and three.json()["state"] == "awaiting_verification"
-        signed = c.post(f"/api/v1/requests/{high}/verify/knowledge",
-                        json={"points": facts, "declaration": "Signed, the person"})
+        signed = c.post(
+            f"/api/v1/requests/{high}/verify/knowledge",
+            json={"points": facts, "declaration": "Signed, the person"},
+        )
         assert signed.json()["level"] == 3 and signed.json()["state"] == "verified"
 
 
@@ -191,8 +204,11 @@ def test_document_review_deletes_the_file_after_the_decision(ferry_env: Path) ->
         assert len(stored) == 1 and PNG not in stored[0].read_bytes()  # sealed at rest
         seen = c.get(f"/api/v1/requests/{rid}/documents/{doc}/content", headers=shop.auth)
         assert seen.content == PNG and seen.headers["content-type"] == "image/png"
-        decided = c.post(f"/api/v1/requests/{rid}/documents/{doc}/decision", headers=shop.auth,
-                         json={"approve": True, "reason": "photo matches the name on file"})
+        decided = c.post(
+            f"/api/v1/requests/{rid}/documents/{doc}/decision",
+            headers=shop.auth,
+            json={"approve": True, "reason": "photo matches the name on file"},
+        )
         assert decided.status_code == 200 and decided.json()["status"] == "approved"
         assert not stored[0].exists() and decided.json()["stored"] is False
         gone = c.get(f"/api/v1/requests/{rid}/documents/{doc}/content", headers=shop.auth)
@@ -206,11 +222,11 @@ def test_high_risk_document_needs_a_second_agent_and_rejection_deletes(ferry_env
     shop = seed(ferry_env)
     first, second = shop.key("reviewer-1"), shop.key("reviewer-2")
     with client() as c:
-        rid = submit(c, {"email": shop.person(4)}, kind="transfer",
-                     jurisdiction="US-CA")  # CCPA base 2 + third party 1 = high
+        rid = submit(
+            c, {"email": shop.person(4)}, kind="transfer", jurisdiction="US-CA"
+        )  # CCPA base 2 + third party 1 = high
         assert c.get(f"/api/v1/requests/{rid}/verification").json()["required_level"] == 3
-        doc = c.post(f"/api/v1/requests/{rid}/documents",
-                     files={"file": ("id.png", PNG)}).json()
+        doc = c.post(f"/api/v1/requests/{rid}/documents", files={"file": ("id.png", PNG)}).json()
         assert doc["approvals_needed"] == 2
         url = f"/api/v1/requests/{rid}/documents/{doc['id']}/decision"
         yes = {"approve": True, "reason": "matches"}
@@ -221,10 +237,14 @@ def test_high_risk_document_needs_a_second_agent_and_rejection_deletes(ferry_env
         assert c.get(f"/api/v1/requests/{rid}/status").json()["state"] == "verified"
 
         other = submit(c, {"email": shop.person(5)})
-        doc2 = c.post(f"/api/v1/requests/{other}/documents",
-                      files={"file": ("id.pdf", b"%PDF-1.7 test")}).json()
-        no = c.post(f"/api/v1/requests/{other}/documents/{doc2['id']}/decision",
-                    headers=first, json={"approve": False, "reason": "name does not match"})
+        doc2 = c.post(
+            f"/api/v1/requests/{other}/documents", files={"file": ("id.pdf", b"%PDF-1.7 test")}
+        ).json()
+        no = c.post(
+            f"/api/v1/requests/{other}/documents/{doc2['id']}/decision",
+            headers=first,
+            json={"approve": False, "reason": "name does not match"},
+        )
         assert no.json()["status"] == "rejected" and no.json()["stored"] is False
         assert not list((ferry_env / "documents").rglob("*.sealed"))
 
@@ -235,13 +255,27 @@ def test_authorized_agent_then_the_person_confirms(ferry_env: Path) -> None:
     permission = base64.b64encode(b"%PDF-1.7 I authorise Agency Ltd").decode()
     with client() as c:
         rid = submit(c, {"email": person})
-        bad = c.post(f"/api/v1/requests/{rid}/authorized-agent", json={
-            "name": "Agency Ltd", "kind": "company", "signed_by": "the person",
-            "signed_on": "2026-01-02", "permission": "not base64!"})
+        bad = c.post(
+            f"/api/v1/requests/{rid}/authorized-agent",
+            json={
+                "name": "Agency Ltd",
+                "kind": "company",
+                "signed_by": "the person",
+                "signed_on": "2026-01-02",
+                "permission": "not base64!",
+            },
+        )
         assert bad.status_code == 422
-        sent = c.post(f"/api/v1/requests/{rid}/authorized-agent", json={
-            "name": "Agency Ltd", "kind": "company", "signed_by": "the person",
-            "signed_on": "2026-01-02", "permission": permission})
+        sent = c.post(
+            f"/api/v1/requests/{rid}/authorized-agent",
+            json={
+                "name": "Agency Ltd",
+                "kind": "company",
+                "signed_by": "the person",
+                "signed_on": "2026-01-02",
+                "permission": permission,
+            },
+        )
         assert sent.status_code == 202, sent.text
         body = shop.outbox.to(person)[-1].get_payload(decode=True)
         assert isinstance(body, bytes) and b"Agency Ltd asked" in body
@@ -269,19 +303,30 @@ def test_agent_attestation_is_for_allowed_roles_only(ferry_env: Path) -> None:
 def test_policy_limits_methods_and_rejects_nonsense(ferry_env: Path) -> None:
     shop = seed(ferry_env)
     with client() as c:
-        bad = c.put("/api/v1/tenants/acme/verification-policy", headers=shop.auth,
-                    json={"rules": {"methods": ["telepathy"]}})
+        bad = c.put(
+            "/api/v1/tenants/acme/verification-policy",
+            headers=shop.auth,
+            json={"rules": {"methods": ["telepathy"]}},
+        )
         assert bad.status_code == 422
-        set_ = c.put("/api/v1/tenants/acme/verification-policy", headers=shop.auth,
-                     json={"kind": "access", "rules": {"methods": ["knowledge", "document"]}})
+        set_ = c.put(
+            "/api/v1/tenants/acme/verification-policy",
+            headers=shop.auth,
+            json={"kind": "access", "rules": {"methods": ["knowledge", "document"]}},
+        )
         assert set_.status_code == 200, set_.text
         rid = submit(c, {"email": shop.person(8)})
         nope = c.post(f"/api/v1/requests/{rid}/verify/magic-link/start")
         assert nope.status_code == 403 and nope.json()["code"] == "method_not_allowed"
         assert not shop.outbox.to(shop.person(8))  # no code sent at submission
-        risk = c.post(f"/api/v1/requests/{rid}/risk", headers=shop.auth,
-                      json={"signals": ["address_differs"]})
+        risk = c.post(
+            f"/api/v1/requests/{rid}/risk", headers=shop.auth, json={"signals": ["address_differs"]}
+        )
         assert risk.status_code == 200 and risk.json()["required_level"] == 2
-        assert c.post(f"/api/v1/requests/{rid}/risk", headers=shop.auth,
-                      json={"signals": ["moon_phase"]}).status_code == 422
+        assert (
+            c.post(
+                f"/api/v1/requests/{rid}/risk", headers=shop.auth, json={"signals": ["moon_phase"]}
+            ).status_code
+            == 422
+        )
     assert AGENTS

@@ -330,3 +330,20 @@ def test_policy_limits_methods_and_rejects_nonsense(ferry_env: Path) -> None:
             == 422
         )
     assert AGENTS
+
+
+def test_magic_link_page_needs_a_press_not_just_a_visit(ferry_env: Path) -> None:
+    shop = seed(ferry_env)
+    person = shop.person(9)
+    with client() as c:
+        rid = submit(c, {"email": person})
+        c.post(f"/api/v1/requests/{rid}/verify/magic-link/start")
+        token = link_token(shop.outbox, person)
+        page = c.get(f"/p/acme/r/{rid}/verify/link?t={token}")
+        assert page.status_code == 200 and "Yes, it is me" in page.text
+        assert c.get(f"/api/v1/requests/{rid}/status").json()["state"] == "awaiting_verification"
+        wrong = c.post(f"/p/acme/r/{rid}/verify/link", data={"t": "forged"})
+        assert wrong.status_code == 400 and "not right" in wrong.text
+        done = c.post(f"/p/acme/r/{rid}/verify/link", data={"t": token}, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["set-cookie"].startswith("ferry_")
+        assert c.get(f"/api/v1/requests/{rid}/status").json()["state"] == "verified"

@@ -107,6 +107,10 @@ def _sentence(text: str) -> str:
 templates.env.filters["sentence"] = _sentence
 
 
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _cookie(request_id: str) -> str:
     return f"ferry_{request_id[:12]}"
 
@@ -189,7 +193,7 @@ def verify_form(request: Request, slug: str, request_id: str, sent: int = 0) -> 
 def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -> Response:
     status = _status(slug, request_id)
     try:
-        token = verification.check_code(request_id, code)
+        token = verification.check_code(request_id, code, _client(request))
     except FerryError as exc:
         return _page(
             request,
@@ -216,7 +220,7 @@ def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -
 def resend(request: Request, slug: str, request_id: str) -> Response:
     _status(slug, request_id)
     try:
-        verification.resend_code(request_id)
+        verification.resend_code(request_id, _client(request))
     except FerryError as exc:
         return _page(
             request,

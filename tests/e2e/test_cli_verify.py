@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from ferry.cli.main import app
 from ferry.domain.models import Identity
 from ferry.services import requests
-from tests.api.support import seed
+from tests.verify.support import seed
 
 runner = CliRunner()
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ferry.crypto.tokens import unsign
 from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError, InvalidInput
 from ferry.services import verify_codes, verify_facts, verify_guard, verify_review
 from ferry.services.audit import record
@@ -97,9 +98,9 @@ def answer(
         elif method == "totp":
             result = verify_facts.check_totp(session, req, fields, client)
         elif method == "authorized-agent":
-            result = verify_review.confirm_agent(session, req, fields, client)
+            result = verify_review.confirm_agent(session, req, fields, client, utcnow())
         else:
-            result = verify_codes.check(session, req, method, fields, client)
+            result = verify_codes.check(session, req, method, fields, client, now=utcnow())
         prof = profile(session, req)
         state, required, achieved = req.state, prof.required_level, prof.achieved_level
     if result.error:

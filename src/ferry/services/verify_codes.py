@@ -4,7 +4,7 @@ and the confirmation an authorized agent's principal gives."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -176,6 +176,7 @@ def check(
     client: str | None,
     actor: str = "subject",
     points: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> Result:
     """Compare with the newest open code of this method: single use, unexpired, per request."""
     verify_guard.refuse_if_locked(session, req, client)
@@ -198,7 +199,7 @@ def check(
                 code="no_active_code",
             )
         )
-    if current.expires_at < utcnow():
+    if current.expires_at < (now or utcnow()):
         current.superseded = True
         record(session, req.tenant_id, actor, "verification.code_expired", req.id, {"method": name})
         return Result(

@@ -85,6 +85,13 @@ def _lock(session: Session, key: str, span: timedelta) -> None:
     _row(session, key).locked_until = utcnow() + span
 
 
+def reset_request(session: Session, req: Request) -> None:
+    """An agent verified the person: failed attempts on this request start again from zero."""
+    row = session.get(AttemptCounter, _key("request", req.id))
+    if row is not None:
+        row.count = 0
+
+
 def throttle(client: str, family: str) -> None:
     """Count one call from ``client`` to ``family``; ``RateLimited`` past the limit."""
     with unit_of_work() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from ferry.crypto.box import seal, unseal
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
-from ferry.domain.errors import Conflict, Forbidden, InvalidInput
-from ferry.domain.models import IdentityType
+from ferry.domain.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
+from ferry.domain.models import IdentityType, RequestState
 from ferry.services import verify_codes, verify_guard
 from ferry.services.audit import record
 from ferry.services.verify_policy import grant, method_for, profile, rules_for
@@ -251,7 +251,11 @@ def register_agent(
 
 
 def confirm_agent(
-    session: Session, req: Request, answer: dict[str, str], client: str | None
+    session: Session,
+    req: Request,
+    answer: dict[str, str],
+    client: str | None,
+    now: datetime | None = None,
 ) -> verify_codes.Result:
     agent = store.latest_agent(session, req.id)
     if agent is None:
@@ -263,6 +267,7 @@ def confirm_agent(
         answer,
         client,
         points=("signed_permission", "person_confirmed"),
+        now=now,
     )
     if result.outcome is not None:
         agent.confirmed_at = utcnow()
@@ -292,6 +297,10 @@ def attest(
         raise InvalidInput("say how you verified the person (a note of at least 5 characters)")
     with unit_of_work() as session:
         req = requests.get(session, request_id, tenant_id)
+        if req.state != RequestState.AWAITING_VERIFICATION:
+            raise IllegalTransition(
+                f"a request that is {req.state} cannot be attested; it is not awaiting verification"
+            )
         method = method_for(session, req, "agent")
         assert isinstance(method, AgentAttested)
         if not method.allowed(role):
@@ -306,4 +315,5 @@ def attest(
             raise InvalidInput("the attestation was not accepted; say how you verified")
         actor = f"agent:{agent.strip()}"[:200]
         req.verification_locked = False
+        verify_guard.reset_request(session, req)
         grant(session, req, "agent", outcome, actor, {"note": note.strip()[:2000], "role": role})

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ferry.db import get_engine
 from ferry.settings import reset_settings
-from tests.api.support import AGENTS, client, link_token, seed, submit
+from tests.verify.support import AGENTS, client, link_token, seed, submit
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

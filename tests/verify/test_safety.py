@@ -18,9 +18,9 @@ from ferry.db import get_engine
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import Identity
-from ferry.services import requests, verification, verify_codes, verify_guard
+from ferry.services import requests, verification, verify_guard
 from ferry.verify import knowledge
-from tests.api.support import AGENTS, client, seed, submit
+from tests.verify.support import AGENTS, client, seed, submit
 
 
 def alerts(shop: Any) -> list[str]:
@@ -105,7 +105,7 @@ def test_expired_reused_and_cross_request_codes_are_refused(
     assert cross.value.code == "invalid_code"
 
     later = utcnow() + timedelta(minutes=16)
-    monkeypatch.setattr(verify_codes, "utcnow", lambda: later)
+    monkeypatch.setattr(verification, "utcnow", lambda: later)
     with pytest.raises(FerryError) as expired:
         verification.check_code(b, code_b)
     assert expired.value.code == "code_expired"

@@ -29,10 +29,10 @@ from ferry.domain.errors import Forbidden, InvalidInput
 from ferry.services import verification, verify_facts, verify_guard, verify_policy, verify_review
 from ferry.services.tenants import authenticate
 
-RESPONSES = {
+RESPONSES = {  # 423/429 take the shape (and error model) of the common entries
     **ERROR_RESPONSES,
-    423: {"description": "Verification locked after too many failed attempts"},
-    429: {"description": "Too many calls from this address; wait and retry"},
+    423: {**ERROR_RESPONSES[422], "description": "Locked after too many failed attempts"},
+    429: {**ERROR_RESPONSES[422], "description": "Too many calls from this address; wait"},
 }
 MAX_DOCUMENT = 10 * 1024 * 1024
 

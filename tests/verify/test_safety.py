@@ -227,3 +227,25 @@ def test_evidence_never_holds_raw_values(ferry_env: Path) -> None:
         )
     assert facts["postcode"] not in dump and facts["date_of_birth"] not in dump
     assert all(name in dump for name in facts)  # the names of the points only
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "moves"), [("GB", True), ("EU-DE", False), ("US-CA", False)]
+)
+def test_the_clock_waits_for_identity_only_where_the_law_allows(
+    ferry_env: Path, monkeypatch: pytest.MonkeyPatch, jurisdiction: str, moves: bool
+) -> None:
+    from ferry.jurisdictions import due_date
+    from ferry.services import verify_policy
+
+    seed(ferry_env, customers=10)
+    view = requests.submit(
+        "acme", "access", [Identity.parse("email", "late@example.org")], jurisdiction=jurisdiction
+    )
+    later = utcnow() + timedelta(days=12)
+    monkeypatch.setattr(verify_policy, "utcnow", lambda: later)
+    verification.attest(view.id, "Sam", "checked the passport in person", level=3)
+    shown = requests.show(view.id)
+    expected = due_date(jurisdiction, later.date()) if moves else view.due_date
+    assert shown.due_date == expected and (shown.due_date != view.due_date) is moves
+    assert ("deadline.moved" in [e["action"] for e in shown.events]) is moves

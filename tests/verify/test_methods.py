@@ -153,6 +153,8 @@ def test_knowledge_levels_follow_ccpa(ferry_env: Path) -> None:
         rid = submit(c, {"email": person}, jurisdiction="US-CA")
         progress = c.get(f"/api/v1/requests/{rid}/verification").json()
         assert progress["required_level"] == 2 and "knowledge" in progress["methods"]
+        assert progress["asks"] == ["postcode", "date_of_birth", "last_order"]
+        assert "evidence" not in progress or progress["evidence"] is None  # not for the public
         by_code = c.post(
             f"/api/v1/requests/{rid}/verify", json={"code": shop.outbox.last_code(person)}
         )

@@ -154,6 +154,7 @@ class Progress:
     methods: list[str]
     locked: bool
     evidence: list[dict[str, Any]]
+    asks: list[str]
 
 
 def progress(request_id: str, tenant_id: int | None = None, *, evidence: bool = False) -> Progress:
@@ -174,6 +175,11 @@ def progress(request_id: str, tenant_id: int | None = None, *, evidence: bool = 
                 }
                 for e in session.scalars(query.order_by(VerificationEvidence.id))
             ]
+        asks: list[str] = []
+        if "knowledge" in prof.methods:
+            rules = rules_for(session, req.tenant_id, req.kind, req.jurisdiction)
+            kba = registry.method("knowledge", rules.config.get("knowledge"))
+            asks = [p.name for p in getattr(kba.config, "points", [])]
         return Progress(
             req.state,
             prof.required_level,
@@ -182,6 +188,7 @@ def progress(request_id: str, tenant_id: int | None = None, *, evidence: bool = 
             list(prof.methods),
             req.verification_locked,
             rows,
+            asks,
         )
 
 

@@ -62,6 +62,7 @@ def _progress(request_id: str, tenant_id: int | None, full: bool) -> ProgressOut
         achieved_level=p.achieved_level,
         methods=p.methods,
         locked=p.locked,
+        asks=p.asks,
         signals=p.signals if full else None,
         evidence=p.evidence if full else None,
     )

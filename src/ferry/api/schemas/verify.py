@@ -46,6 +46,7 @@ class ProgressOut(BaseModel):
     achieved_level: int
     methods: list[str]
     locked: bool
+    asks: list[str] = Field(default_factory=list, description="facts the knowledge method asks")
     signals: list[str] | None = None
     evidence: list[dict[str, Any]] | None = None
 

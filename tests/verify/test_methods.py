@@ -311,6 +311,12 @@ def test_policy_limits_methods_and_rejects_nonsense(ferry_env: Path) -> None:
             json={"rules": {"methods": ["telepathy"]}},
         )
         assert bad.status_code == 422
+        clerk = c.put(
+            "/api/v1/tenants/acme/verification-policy",
+            headers=shop.key("clerk"),
+            json={"rules": {"level": 1}},
+        )
+        assert clerk.status_code == 403 and clerk.json()["code"] == "role_not_allowed"
         set_ = c.put(
             "/api/v1/tenants/acme/verification-policy",
             headers=shop.auth,

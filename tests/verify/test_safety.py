@@ -249,3 +249,15 @@ def test_the_clock_waits_for_identity_only_where_the_law_allows(
     expected = due_date(jurisdiction, later.date()) if moves else view.due_date
     assert shown.due_date == expected and (shown.due_date != view.due_date) is moves
     assert ("deadline.moved" in [e["action"] for e in shown.events]) is moves
+
+
+def test_the_portal_is_rate_limited_and_counts_failures_by_address(ferry_env: Path) -> None:
+    shop = seed(ferry_env, customers=10)
+    with client() as c:
+        rid = submit(c, {"email": shop.person(0)})
+        answers = [
+            c.post(f"/p/acme/r/{rid}/verify", data={"code": "000000"}).status_code
+            for _ in range(verify_guard.RATE_PER_MINUTE + 2)
+        ]
+        assert 429 in answers and 200 not in answers
+        assert c.get(f"/api/v1/requests/{rid}/status").json()["verification_locked"] is True

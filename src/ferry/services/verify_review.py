@@ -200,6 +200,7 @@ def register_agent(
     signed_on: date,
     permission: bytes,
     actor: str,
+    tenant_id: int | None = None,
 ) -> None:
     """Record an authorized agent's signed permission, then ask the person directly."""
     if kind not in ("person", "company"):
@@ -211,7 +212,7 @@ def register_agent(
     if signed_on > date.today():
         raise InvalidInput("the permission cannot be signed in the future")
     with unit_of_work() as session:
-        req = requests.get(session, request_id)
+        req = requests.get(session, request_id, tenant_id)
         verify_guard.refuse_if_locked(session, req, None)
         method_for(session, req, "authorized-agent")
         row = AuthorizedAgent(

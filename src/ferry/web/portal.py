@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from ferry.domain.errors import FerryError, NotFound
 from ferry.domain.models import Identity, RequestKind
 from ferry.jurisdictions import known_codes
-from ferry.services import packages, requests, tenants, verification
+from ferry.services import packages, requests, tenants, verification, verify_guard
 from ferry.services.views import StatusView, TenantView
 
 log = logging.getLogger("ferry.portal")
@@ -108,7 +108,11 @@ templates.env.filters["sentence"] = _sentence
 
 
 def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address, counted against the verification rate limit."""
+    host = request.client.host if request.client else None
+    if host:
+        verify_guard.throttle(host, "portal")
+    return host
 
 
 def _cookie(request_id: str) -> str:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ferry.domain.errors import FerryError
 from ferry.services import verification
-from ferry.web.portal import _cookie, _page, _status, _tenant
+from ferry.web.portal import _client, _cookie, _page, _status, _tenant
 
 router = APIRouter(prefix="/p/{slug}", include_in_schema=False)
 
@@ -22,8 +22,8 @@ def link_page(request: Request, slug: str, request_id: str, t: str = "") -> HTML
 @router.post("/r/{request_id}/verify/link", response_class=HTMLResponse)
 def link_confirm(request: Request, slug: str, request_id: str, t: str = Form("")) -> Response:
     _status(slug, request_id)
-    client = request.client.host if request.client else None
     try:
+        client = _client(request)
         done = verification.answer(request_id, "magic-link", {"token": t[:200]}, client)
     except FerryError as exc:
         return _page(

@@ -163,6 +163,7 @@ def authorized_agent(
         body.signed_on,
         permission,
         who.actor if who else f"authorized-agent:{body.name}",
+        who.tenant_id if who else None,
     )
     return {"status": "person_asked"}
 
@@ -177,6 +178,10 @@ def report_risk(request_id: str, body: RiskIn, who: Caller) -> ProgressOut:
 @router.put("/tenants/{slug}/verification-policy")
 def set_policy(slug: str, body: PolicyIn, who: Caller) -> dict[str, object]:
     check_tenant(who, slug)
+    if who.role not in ("supervisor", "admin"):
+        raise Forbidden(
+            "only a supervisor's key may change the verification policy", code="role_not_allowed"
+        )
     rules = verify_policy.set_policy(slug, body.kind, body.jurisdiction, body.rules, who.actor)
     return {
         "kind": body.kind,

@@ -186,3 +186,12 @@ def test_twilio_provider_reports_refusals_and_odd_answers() -> None:
     double = RecordingSms()
     double.send("+44", "code 123456")
     assert double.last_code("+44") == "123456"
+
+
+def test_sms_provider_names_and_settings_are_checked(tmp_path: object) -> None:
+    from ferry.verify.sms import provider
+
+    with pytest.raises(SmsError, match="unknown SMS provider"):
+        provider("pigeon", {})
+    with pytest.raises(SmsError, match="account"):
+        provider("twilio", {"base_url": "http://x", "token": "t", "sender": "+1"})

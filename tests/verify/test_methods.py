@@ -104,8 +104,8 @@ def test_sms_provider_failure_is_reported_and_recorded(
         assert detail["state"] == "awaiting_verification"  # the request itself is kept
 
 
-def test_totp_enrol_then_verify_a_later_request(ferry_env: Path) -> None:
-    shop = seed(ferry_env)
+def test_totp_enrol_then_verify_a_later_request(ferry_env_any: Path) -> None:
+    shop = seed(ferry_env_any)
     person = shop.person(1)
     with client() as c:
         first = submit(c, {"email": person})
@@ -145,8 +145,8 @@ def test_totp_enrol_then_verify_a_later_request(ferry_env: Path) -> None:
         assert unknown.json()["code"] == bad.json()["code"]
 
 
-def test_knowledge_levels_follow_ccpa(ferry_env: Path) -> None:
-    shop = seed(ferry_env)
+def test_knowledge_levels_follow_ccpa(ferry_env_any: Path) -> None:
+    shop = seed(ferry_env_any)
     person = shop.person(2)
     facts = shop.facts(person)
     with client() as c:
@@ -220,8 +220,8 @@ def test_document_review_deletes_the_file_after_the_decision(ferry_env: Path) ->
         assert "verification.document_deleted" in [e["action"] for e in detail["events"]]
 
 
-def test_high_risk_document_needs_a_second_agent_and_rejection_deletes(ferry_env: Path) -> None:
-    shop = seed(ferry_env)
+def test_high_risk_document_needs_a_second_agent_and_rejection_deletes(ferry_env_any: Path) -> None:
+    shop = seed(ferry_env_any)
     first, second = shop.key("reviewer-1"), shop.key("reviewer-2")
     with client() as c:
         rid = submit(
@@ -248,11 +248,11 @@ def test_high_risk_document_needs_a_second_agent_and_rejection_deletes(ferry_env
             json={"approve": False, "reason": "name does not match"},
         )
         assert no.json()["status"] == "rejected" and no.json()["stored"] is False
-        assert not list((ferry_env / "documents").rglob("*.sealed"))
+        assert not list((ferry_env_any / "documents").rglob("*.sealed"))
 
 
-def test_authorized_agent_then_the_person_confirms(ferry_env: Path) -> None:
-    shop = seed(ferry_env)
+def test_authorized_agent_then_the_person_confirms(ferry_env_any: Path) -> None:
+    shop = seed(ferry_env_any)
     person = shop.person(6)
     permission = base64.b64encode(b"%PDF-1.7 I authorise Agency Ltd").decode()
     with client() as c:
@@ -355,3 +355,43 @@ def test_magic_link_page_needs_a_press_not_just_a_visit(ferry_env: Path) -> None
         done = c.post(f"/p/acme/r/{rid}/verify/link", data={"t": token}, follow_redirects=False)
         assert done.status_code == 303 and done.headers["set-cookie"].startswith("ferry_")
         assert c.get(f"/api/v1/requests/{rid}/status").json()["state"] == "verified"
+
+
+def test_hostile_uploads_and_agent_claims_are_refused(ferry_env: Path) -> None:
+    shop = seed(ferry_env, customers=10)
+    with client() as c:
+        rid = submit(c, {"email": shop.person(0)})
+        huge = b"%PDF-" + b"0" * (10 * 1024 * 1024)
+        big = c.post(f"/api/v1/requests/{rid}/documents", files={"file": ("a.pdf", huge)})
+        assert big.status_code == 422 and "10 MB" in big.json()["message"]
+        none = c.post(f"/api/v1/requests/{rid}/documents")
+        assert none.status_code == 422
+        for _ in range(3):
+            assert (
+                c.post(
+                    f"/api/v1/requests/{rid}/documents", files={"file": ("a.png", PNG)}
+                ).status_code
+                == 201
+            )
+        extra = c.post(f"/api/v1/requests/{rid}/documents", files={"file": ("a.png", PNG)})
+        assert extra.status_code == 409 and extra.json()["code"] == "too_many_documents"
+        agent = {"name": "X", "kind": "company", "signed_by": "Y", "permission": "aGk="}
+        future = c.post(
+            f"/api/v1/requests/{rid}/authorized-agent", json={**agent, "signed_on": "2999-01-01"}
+        )
+        assert future.status_code == 422
+        robot = c.post(
+            f"/api/v1/requests/{rid}/authorized-agent",
+            json={**agent, "kind": "robot", "signed_on": "2026-01-01"},
+        )
+        assert robot.status_code == 422
+        decision = c.post(
+            f"/api/v1/requests/{rid}/documents/999/decision",
+            headers=shop.auth,
+            json={"approve": True, "reason": "fine"},
+        )
+        assert decision.status_code == 404
+        anonymous = c.post(
+            f"/api/v1/requests/{rid}/documents/1/decision", json={"approve": True, "reason": "fine"}
+        )
+        assert anonymous.status_code == 401

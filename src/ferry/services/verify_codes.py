@@ -145,9 +145,8 @@ def _mail(
 
 def _sms(session: Session, req: Request, to: str, body: str) -> None:
     settings = get_settings()
-    provider = sms.PROVIDERS[settings.sms_provider](settings.sms_config())
     try:
-        provider.send(to, body)
+        sms.provider(settings.sms_provider, settings.sms_config()).send(to, body)
     except sms.SmsError as err:
         record(
             session,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
@@ -91,3 +91,18 @@ PROVIDERS: dict[str, Callable[[dict[str, object]], SmsProvider]] = {
     "outbox": lambda cfg: OutboxSms(OutboxConfig.model_validate(cfg)),
 }
 """SMS providers keyed by the name in ``FERRY_SMS_PROVIDER``."""
+
+
+def provider(name: str, config: dict[str, object]) -> SmsProvider:
+    """The SMS provider called ``name``; ``SmsError`` if unknown or badly configured."""
+    factory = PROVIDERS.get(name)
+    if factory is None:
+        raise SmsError(
+            f"unknown SMS provider {name!r}; set FERRY_SMS_PROVIDER to one of "
+            f"{', '.join(PROVIDERS)}"
+        )
+    try:
+        return factory(config)
+    except ValidationError as err:
+        fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
+        raise SmsError(f"the SMS provider {name!r} is not configured: check {fields}") from None

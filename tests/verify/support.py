@@ -85,13 +85,3 @@ def link_token(outbox: Outbox, address: str) -> str:
         if found:
             return found.group(1)
     raise AssertionError(f"no link mailed to {address}")
-
-
-def last_code_any(outbox: Outbox, address: str) -> str:
-    for msg in reversed(outbox.to(address)):
-        body = msg.get_payload(decode=True)
-        assert isinstance(body, bytes)
-        found = re.search(r"code is (\d{6})|\n(\d{6})\n", body.decode())
-        if found:
-            return found.group(1) or found.group(2)
-    raise AssertionError(f"no code mailed to {address}")

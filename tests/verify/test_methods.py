@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_totp_enrol_then_verify_a_later_request(ferry_env_any: Path) -> None:
         bad = c.post(f"/api/v1/requests/{second}/verify/totp", json={"code": "123456"})
         assert bad.status_code == 400
         # the confirmation used this step; the app's next code (or a later step) is needed
-        code = totp.at(int(__import__("time").time()) + 30)
+        code = totp.at(int(time.time()) + 30)
         ok = c.post(f"/api/v1/requests/{second}/verify/totp", json={"code": code})
         assert ok.status_code == 200, ok.text
         third = submit(c, {"email": person})

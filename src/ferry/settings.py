@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     download_ttl_hours: int = 72
     subject_token_days: int = 30
     jobs_inline_workers: int = 2
+    sms_provider: str = Field(default="outbox", description="outbox (var/sms-outbox/) or twilio")
+    sms_url: str = Field(default="https://api.twilio.com", description="Twilio-style API base")
+    sms_account: str = ""
+    sms_token: str = ""
+    sms_from: str = ""
+
+    def sms_config(self) -> dict[str, object]:
+        """Settings for the SMS provider named by ``sms_provider``."""
+        if self.sms_provider == "twilio":
+            return {
+                "base_url": self.sms_url,
+                "account": self.sms_account,
+                "token": self.sms_token,
+                "sender": self.sms_from,
+            }
+        return {"folder": self.var_dir / "sms-outbox"}
 
     @property
     def db_url(self) -> str:

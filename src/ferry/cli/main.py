@@ -11,6 +11,7 @@ from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
+from ferry.cli.verify import verify_app
 from ferry.domain.errors import InvalidInput
 from ferry.jurisdictions import due_date, rule_for
 from ferry.services import demo as demo_service
@@ -28,6 +29,7 @@ app.add_typer(system_app, name="system")
 app.add_typer(request_app, name="request")
 app.add_typer(package_app, name="package")
 app.add_typer(audit_app, name="audit")
+app.add_typer(verify_app, name="verify")
 
 
 @app.command()

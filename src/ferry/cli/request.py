@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ferry.cli import verify as verify_cli
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, Scope
-from ferry.services import collection, requests, verification
+from ferry.services import collection, requests
 from ferry.services.views import RequestView
 
 request_app = typer.Typer(help="Data requests.", no_args_is_help=True)
@@ -79,23 +81,48 @@ def submit(
 @handle_errors
 def verify(
     request_id: str,
-    method: str = typer.Option(..., "--method", help="email-code or agent"),
+    method: str = typer.Option(..., "--method", help=verify_cli.METHOD_HELP),
     code: str | None = typer.Option(None, "--code", help="the code the person received"),
+    token: str | None = typer.Option(None, "--token", help="the magic link's token"),
+    point: list[str] = typer.Option(None, "--point", help="knowledge: NAME=VALUE (repeat)"),
+    declaration: str | None = typer.Option(None, "--declaration", help="knowledge: signed name"),
     note: str | None = typer.Option(None, "--note", help="how the agent verified the person"),
-    agent: str = typer.Option("cli", "--agent", help="who verified (with --method agent)"),
+    agent: str = typer.Option("cli", "--agent", help="who acts (agent, reviewer)"),
+    level: int | None = typer.Option(None, "--level", help="agent: level attested (1-3)"),
+    send: bool = typer.Option(False, "--send", help="send a new code or link by this method"),
+    file: Path | None = typer.Option(None, "--file", help="document or signed permission"),
+    document: int | None = typer.Option(None, "--document", help="document id to decide"),
+    decision: str | None = typer.Option(None, "--decision", help="document: approve or reject"),
+    reason: str = typer.Option("", "--reason", help="document: why"),
+    agent_name: str | None = typer.Option(None, "--agent-name", help="authorized agent's name"),
+    agent_kind: str = typer.Option("person", "--agent-kind", help="person or company"),
+    signed_by: str | None = typer.Option(None, "--signed-by", help="who signed the permission"),
+    signed_on: str | None = typer.Option(None, "--signed-on", help="YYYY-MM-DD"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Verify the person: the code they received, or an agent's attestation."""
-    if method == "email-code":
-        if not code:
-            raise InvalidInput("--method email-code needs --code CODE")
-        verification.check_code(request_id, code)
-    elif method == "agent":
-        if not note:
-            raise InvalidInput("--method agent needs --note TEXT saying how you verified")
-        verification.attest(request_id, agent, note)
-    else:
-        raise InvalidInput(f"unknown method {method!r}; use email-code or agent")
+    """Verify the person by METHOD (a code, data points, a document, an agent …)."""
+    verify_cli.run(
+        verify_cli.VerifyArgs(
+            request_id,
+            method,
+            code,
+            token,
+            point,
+            declaration,
+            note,
+            agent,
+            level,
+            send,
+            file,
+            document,
+            decision,
+            reason,
+            agent_name,
+            agent_kind,
+            signed_by,
+            signed_on,
+        )
+    )
     view = requests.show(request_id, with_events=False)
     emit_json(view) if as_json else _print(view)
 

@@ -64,12 +64,13 @@ def apikey_create(
     tenant: str | None = typer.Argument(None, help="tenant slug (omit with --admin)"),
     name: str = typer.Option(..., "--name", help="who or what uses the key"),
     admin: bool = typer.Option(False, "--admin", help="a BPO admin key (may create tenants)"),
+    role: str = typer.Option("agent", "--role", help="agent or supervisor (may attest identity)"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Make an API key. It is printed once and stored only as a hash."""
     if bool(tenant) == admin:
         raise InvalidInput("give a TENANT, or --admin for a BPO admin key (not both)")
-    key = tenants.create_api_key(None if admin else tenant, name, actor="cli")
+    key = tenants.create_api_key(None if admin else tenant, name, actor="cli", role=role)
     if as_json:
         emit_json({"key": key, "tenant": tenant, "name": name})
     else:

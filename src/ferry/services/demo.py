@@ -47,7 +47,7 @@ def seed(customers: int = 3000) -> DemoSetup:
     systems.add_system(SLUG, "shop", url, map_text, actor="demo", replace=True)
     return DemoSetup(
         tenant=SLUG,
-        api_key=tenants.create_api_key(SLUG, "demo", actor="demo"),
+        api_key=tenants.create_api_key(SLUG, "demo", actor="demo", role="supervisor"),
         admin_key=tenants.create_api_key(None, "demo-admin", actor="demo"),
         sample_emails=list(info.sample_emails),
         portal_url=f"{settings.public_url.rstrip('/')}/p/{SLUG}/",

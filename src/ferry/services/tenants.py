@@ -72,6 +72,7 @@ class Principal:
     name: str
     tenant_id: int | None
     tenant_slug: str | None
+    role: str = "agent"
 
     @property
     def is_admin(self) -> bool:
@@ -82,19 +83,32 @@ class Principal:
         return f"apikey:{self.name}"
 
 
-def create_api_key(tenant_slug: str | None, name: str, actor: str = "admin") -> str:
+ROLES = ("agent", "supervisor")
+
+
+def create_api_key(
+    tenant_slug: str | None, name: str, actor: str = "admin", role: str = "agent"
+) -> str:
     """Make a key and return its plaintext, which is shown once and stored only as a hash."""
     if not name.strip():
         raise InvalidInput("an API key needs a name (who or what uses it)")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
     key = new_api_key()
     with unit_of_work() as session:
         tenant_id = tenants.get_by_slug(session, tenant_slug).id if tenant_slug else None
         session.add(
-            ApiKey(tenant_id=tenant_id, name=name.strip(), prefix=key.prefix, key_hash=key.digest)
+            ApiKey(
+                tenant_id=tenant_id,
+                name=name.strip(),
+                prefix=key.prefix,
+                key_hash=key.digest,
+                role=role,
+            )
         )
         session.flush()
         if tenant_id is not None:
-            record(session, tenant_id, actor, "apikey.created", data={"name": name})
+            record(session, tenant_id, actor, "apikey.created", data={"name": name, "role": role})
     return key.plaintext
 
 
@@ -113,7 +127,7 @@ def authenticate(plaintext: str) -> Principal:
         slug = None
         if key.tenant_id is not None:
             slug = session.get_one(Tenant, key.tenant_id).slug
-        return Principal(key.name, key.tenant_id, slug)
+        return Principal(key.name, key.tenant_id, slug, "admin" if slug is None else key.role)
 
 
 def revoke_api_key(prefix: str) -> None:

@@ -46,6 +46,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20), default="agent", server_default="supervisor")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -98,6 +99,9 @@ class VerificationCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(
+        String(30), default="email-code", server_default="email-code"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -132,3 +136,98 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RequestVerification(Base):
+    """What level of certainty a request needs, what it reached, and the risk signals seen."""
+
+    __tablename__ = "request_verification"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    required_level: Mapped[int] = mapped_column(Integer, default=1)
+    achieved_level: Mapped[int] = mapped_column(Integer, default=0)
+    signals: Mapped[list[Any]] = mapped_column(default=list)
+    methods: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class VerificationEvidence(Base):
+    """How a person was verified: method, time, level, names of matched points; never values."""
+
+    __tablename__ = "verification_evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    method: Mapped[str] = mapped_column(String(30))
+    level: Mapped[int] = mapped_column(Integer)
+    points: Mapped[list[Any]] = mapped_column(default=list)
+    actor: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VerificationDocument(Base):
+    """An uploaded identity document: sealed on disk until decided, then deleted."""
+
+    __tablename__ = "verification_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    decisions: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuthorizedAgent(Base):
+    """Someone acting for the person, with the permission they showed and the person's answer."""
+
+    __tablename__ = "authorized_agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    permission_sha256: Mapped[str] = mapped_column(String(64))
+    signed_by: Mapped[str] = mapped_column(String(200))
+    signed_on: Mapped[date] = mapped_column(Date)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TotpEnrolment(Base):
+    """A person's authenticator secret, sealed, found by a keyed hash of their identity."""
+
+    __tablename__ = "totp_enrolments"
+    __table_args__ = (UniqueConstraint("tenant_id", "identity_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    identity_hash: Mapped[str] = mapped_column(String(64))
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VerificationPolicy(Base):
+    """Which methods and level a tenant wants for a request kind and jurisdiction ("*": any)."""
+
+    __tablename__ = "verification_policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "jurisdiction"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    jurisdiction: Mapped[str] = mapped_column(String(10))
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AttemptCounter(Base):
+    """A fixed-window counter for rate limits and failed attempts; ``key`` is a keyed hash."""
+
+    __tablename__ = "attempt_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

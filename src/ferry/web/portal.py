@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from ferry.domain.errors import FerryError, NotFound
 from ferry.domain.models import Identity, RequestKind
 from ferry.jurisdictions import known_codes
-from ferry.services import packages, requests, tenants, verification
+from ferry.services import packages, requests, tenants, verification, verify_guard
 from ferry.services.views import StatusView, TenantView
 
 log = logging.getLogger("ferry.portal")
@@ -105,6 +105,14 @@ def _sentence(text: str) -> str:
 
 
 templates.env.filters["sentence"] = _sentence
+
+
+def _client(request: Request) -> str | None:
+    """The caller's address, counted against the verification rate limit."""
+    host = request.client.host if request.client else None
+    if host:
+        verify_guard.throttle(host, "portal")
+    return host
 
 
 def _cookie(request_id: str) -> str:
@@ -202,7 +210,7 @@ def _verify_error(request: Request, slug: str, request_id: str, exc: FerryError)
 def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -> Response:
     status = _status(slug, request_id)
     try:
-        token = verification.check_code(request_id, code)
+        token = verification.check_code(request_id, code, _client(request))
     except FerryError as exc:
         return _verify_error(request, slug, request_id, exc)
     response = RedirectResponse(f"/p/{slug}/r/{status.id}", status_code=303)
@@ -221,7 +229,7 @@ def verify(request: Request, slug: str, request_id: str, code: str = Form("")) -
 def resend(request: Request, slug: str, request_id: str) -> Response:
     _status(slug, request_id)
     try:
-        verification.resend_code(request_id)
+        verification.resend_code(request_id, _client(request))
     except FerryError as exc:
         return _verify_error(request, slug, request_id, exc)
     return RedirectResponse(f"/p/{slug}/r/{request_id}/verify?sent=1", status_code=303)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ferry.api.deps import Caller, MaybeCaller, Token, check_tenant
 from ferry.api.errors import ERROR_RESPONSES, error_responses
+from ferry.api.routes.verify import Client
 from ferry.api.schemas.requests import (
     AttestIn,
     CodeIn,
@@ -77,8 +78,8 @@ def request_status(request_id: str) -> StatusOut:
 @router.post(
     "/requests/{request_id}/verify", response_model=VerifiedOut, responses=error_responses(_LOCKED)
 )
-def verify_code(request_id: str, body: CodeIn) -> VerifiedOut:
-    token = verification.check_code(request_id, body.code)
+def verify_code(request_id: str, body: CodeIn, client: Client) -> VerifiedOut:
+    token = verification.check_code(request_id, body.code, client)
     return VerifiedOut(state=requests.status(request_id).state, access_token=token)
 
 
@@ -87,14 +88,15 @@ def verify_code(request_id: str, body: CodeIn) -> VerifiedOut:
     status_code=202,
     responses=error_responses({**_LOCKED, 429: "Too many codes sent in the last hour"}),
 )
-def resend_code(request_id: str) -> dict[str, str]:
-    verification.resend_code(request_id)
+def resend_code(request_id: str, client: Client) -> dict[str, str]:
+    verification.resend_code(request_id, client)
     return {"status": "sent"}
 
 
 @router.post("/requests/{request_id}/attest", response_model=RequestRead)
 def attest(request_id: str, body: AttestIn, who: Caller) -> RequestRead:
-    verification.attest(request_id, body.agent, f"{body.note} (via {who.actor})", who.tenant_id)
+    note = f"{body.note} (via {who.actor})"
+    verification.attest(request_id, body.agent, note, who.tenant_id, role=who.role)
     return RequestRead.of(requests.show(request_id, who.tenant_id))
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import typer
 import uvicorn
 
+from ferry.cli.clock import jurisdictions_app, register, sla_app
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
-from ferry.domain.errors import InvalidInput
-from ferry.jurisdictions import due_date, rule_for
+from ferry.services import clock as clock_service
 from ferry.services import demo as demo_service
 from ferry.settings import get_settings
 from ferry.store.migrate import upgrade
@@ -28,6 +26,9 @@ app.add_typer(system_app, name="system")
 app.add_typer(request_app, name="request")
 app.add_typer(package_app, name="package")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sla_app, name="sla")
+app.add_typer(jurisdictions_app, name="jurisdictions")
+register(request_app)
 
 
 @app.command()
@@ -91,28 +92,28 @@ def demo(
 @handle_errors
 def deadline(
     jurisdiction: str = typer.Option(..., "--jurisdiction", help="e.g. EU-DE, GB, US-CA"),
-    received: str = typer.Option(..., "--received", help="YYYY-MM-DD"),
+    received: str = typer.Option(
+        ...,
+        "--received",
+        help="YYYY-MM-DD, or YYYY-MM-DDTHH:MM (local to --tz, unless it has an offset)",
+    ),
+    tz: str = typer.Option("UTC", "--tz", help="the tenant's time zone, e.g. Europe/Berlin"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """When a request received on a date must be answered."""
-    try:
-        day = date.fromisoformat(received[:10])
-    except ValueError:
-        raise InvalidInput(f"--received {received!r} is not a date like 2026-01-31") from None
-    rule = rule_for(jurisdiction)
-    due = due_date(rule.code, day)
+    """When a request received at a moment must be answered, at the latest after extension."""
+    found = clock_service.deadline(jurisdiction, received, tz)
     if as_json:
-        emit_json(
-            {
-                "jurisdiction": rule.code,
-                "law": rule.law,
-                "received": day,
-                "due": due,
-                "rule": rule.citation,
-            }
-        )
-    else:
-        console.print(f"{rule.law}: due {due.isoformat()} ({rule.citation})", highlight=False)
+        emit_json(found)
+        return
+    console.print(
+        f"{found.law} ({found.jurisdiction}), received {found.received} ({found.timezone})\n"
+        f"  due             {found.due}{'' if found.statutory else ' (internal target)'}\n"
+        f"  extended due    {found.extended_due or 'no extension'}\n"
+        f"  acknowledge by  {found.acknowledge_by or 'no acknowledgement deadline'}\n"
+        f"  rule            {found.rule}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ferry.domain.errors import FerryError
 
@@ -47,7 +48,9 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except FerryError as exc:
-            err.print(f"[red]error[{exc.code}][/red]: {exc.message}", highlight=False)
+            err.print(
+                f"[red]error{escape(f'[{exc.code}]')}[/red]: {escape(exc.message)}", highlight=False
+            )
             raise typer.Exit(1) from None
 
     return wrapper

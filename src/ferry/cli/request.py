@@ -10,7 +10,7 @@ from rich.table import Table
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, Scope
-from ferry.services import collection, requests, verification
+from ferry.services import collection, requests, sla, verification
 from ferry.services.views import RequestView
 
 request_app = typer.Typer(help="Data requests.", no_args_is_help=True)
@@ -136,10 +136,15 @@ def list_(
     tenant: str,
     state: str | None = typer.Option(None, "--state"),
     overdue: bool = typer.Option(False, "--overdue", help="only those past their due date"),
+    due_within: str | None = typer.Option(None, "--due-within", help="e.g. 7d: due that soon"),
     as_json: bool = JsonOpt,
 ) -> None:
     """A tenant's requests, soonest due first."""
     found = requests.list_requests(tenant, state, overdue)
+    if overdue:
+        found = sla.overdue(tenant)
+    if due_within:
+        found = sla.due_within(tenant, sla.parse_days(due_within))
     if as_json:
         emit_json(found)
         return

@@ -13,7 +13,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import notify, verification
+from ferry.services import clock, notify, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -59,6 +59,7 @@ def submit(
         ]
         session.add(req)
         session.flush()
+        clock.start(session, tenant, req)
         record(
             session,
             tenant.id,

@@ -12,6 +12,7 @@ from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.services import clock as clock_service
 from ferry.services import demo as demo_service
+from ferry.services.scheduler import sla_ticker
 from ferry.settings import get_settings
 from ferry.store.migrate import upgrade
 
@@ -43,17 +44,25 @@ def init() -> None:
 def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
+    sla_tick: int = typer.Option(
+        300, "--sla-tick", help="seconds between SLA reminder passes; 0: leave it to cron"
+    ),
 ) -> None:
-    """Serve the REST API and the portal."""
+    """Serve the REST API and the portal (and run the SLA reminders in-process)."""
     settings = get_settings()
     upgrade()
-    uvicorn.run(
-        "ferry.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    ticker = sla_ticker(sla_tick).start() if sla_tick > 0 else None
+    try:
+        uvicorn.run(
+            "ferry.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+    finally:
+        if ticker:
+            ticker.stop()
 
 
 @app.command()
@@ -85,7 +94,7 @@ def demo(
             soft_wrap=True,
         )
     if not no_serve:
-        serve(None, None)
+        serve(None, None, 300)
 
 
 @app.command()

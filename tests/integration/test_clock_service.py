@@ -51,6 +51,22 @@ def test_submit_uses_the_tenant_time_zone(ferry_env_any: Path, at: Submit) -> No
     assert audit.verify_tenant("west").ok
 
 
+def test_acknowledgement_without_email_is_chased_then_recorded(
+    ferry_env: Path, at: Submit, outbox: Outbox
+) -> None:
+    tenants.create_tenant("west", "West Co", ["US-CA"], agent_email="agents@west.test")
+    rid = at("west", "US-CA", email=None)
+    assert not clock.show(rid)["acknowledged"]
+    assert sla.run_due_reminders(T0).reminders == 1
+    assert sla.run_due_reminders(T0).reminders == 0
+    assert "Acknowledge by hand" in outbox.to("agents@west.test")[0]["Subject"]
+    with pytest.raises(InvalidInput):
+        clock.acknowledge(rid, "agent", "")
+    assert clock.acknowledge(rid, "agent", "letter posted 3 March")["acknowledged"]
+    with pytest.raises(Conflict):
+        clock.acknowledge(rid, "agent", "letter posted 3 March")
+
+
 def test_gdpr_pause_moves_the_due_date_by_the_paused_days(ferry_env: Path, at: Submit) -> None:
     tenants.create_tenant("acme", "Acme", ["EU-DE"])
     rid = at("acme", "EU-DE")

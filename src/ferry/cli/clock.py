@@ -61,6 +61,17 @@ def register(request_app: typer.Typer) -> None:
     request_app.command("reject")(handle_errors(reject))
     request_app.command("clock")(handle_errors(show_clock))
     request_app.command("transfer-check")(handle_errors(transfer_check))
+    request_app.command("acknowledge")(handle_errors(acknowledge))
+
+
+def acknowledge(
+    request_id: str,
+    how: str = typer.Option(..., "--how", help="how the person was told, e.g. 'letter posted'"),
+    agent: str = typer.Option("cli", "--agent"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record an acknowledgement sent outside Ferry (where no mail could be sent)."""
+    _show(clock.acknowledge(request_id, agent, how), as_json)
 
 
 def extend(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -27,6 +28,19 @@ def _date(value: str | None, what: str) -> date | None:
         raise InvalidInput(f"{what} {value!r} is not a date like 2026-01-31") from None
 
 
+def _clock_line(c: dict[str, Any]) -> str:
+    parts = [f"{c['days_left']} days left" + (" [red]OVERDUE[/red]" if c["overdue"] else "")]
+    if c["paused"]:
+        parts.append(f"paused ({c['pause_reason']})")
+    if c["paused_days"]:
+        parts.append(f"{c['paused_days']} days paused")
+    if c["extended"]:
+        parts.append(f"extended to {c['extended_until']}: {c['extension_reason']}")
+    if c["over_limit"]:
+        parts.append(f"over limit: {c['over_limit']}")
+    return ", ".join(parts)
+
+
 def _print(view: RequestView) -> None:
     console.print(
         f"[bold]{view.id}[/bold]  {view.kind}  [cyan]{view.state}[/cyan]"
@@ -36,6 +50,8 @@ def _print(view: RequestView) -> None:
         f"  tenant {view.tenant}, {view.jurisdiction}, received "
         f"{view.received_at:%Y-%m-%d %H:%M} UTC, due {view.due_date}"
     )
+    if view.clock:
+        console.print("  " + _clock_line(view.clock), highlight=False)
     if view.failure:
         console.print(f"  [red]failure:[/red] {view.failure}", highlight=False)
     if view.package:

@@ -236,6 +236,21 @@ def resume(
         return view_of(session, req, rule, clock, moment)
 
 
+def acknowledge(
+    request_id: str, actor: str, how: str, tenant_id: int | None = None
+) -> dict[str, Any]:
+    """Record an acknowledgement sent outside Ferry (letter, phone) where no mail could go."""
+    text = need_reason(how, "recording an acknowledgement")
+    with unit_of_work() as session:
+        req, rule = load_rule(session, request_id, tenant_id)
+        clock = ensure(session, req)
+        if clock.acknowledged_at is not None:
+            raise Conflict("the request was already acknowledged", code="already_acknowledged")
+        clock.acknowledged_at = utcnow()
+        record(session, req.tenant_id, actor, "clock.acknowledged", req.id, {"how": text})
+        return view_of(session, req, rule, clock)
+
+
 def view_of(
     session: Session, req: Request, rule: Rule, clock: RequestClock, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -268,6 +283,11 @@ def view_of(
         "reminders_sent": list(clock.reminders_sent),
         "escalated": clock.escalated_at is not None,
     }
+
+
+def summary(session: Session, req: Request) -> dict[str, Any]:
+    """The clock part of a request view (made now for requests from before clocks)."""
+    return view_of(session, req, rule_for(req.jurisdiction), ensure(session, req))
 
 
 def show(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -108,6 +109,7 @@ def show(request_id: str, tenant_id: int | None = None, *, with_events: bool = T
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        view = replace(view, clock=clock.summary(session, req))
         if with_events:
             view.events.extend(
                 {

@@ -28,6 +28,12 @@ from ferry.store.tables import Request, RequestClock, Tenant, TenantSla
 
 log = logging.getLogger("ferry.sla")
 DEFAULT_REMINDERS = [0.5, 0.75, 0.9]
+_SUBJECTS = {
+    "sla.reminder": "Reminder",
+    "sla.escalated": "Escalation",
+    "sla.overdue": "OVERDUE",
+    "sla.acknowledgement": "Acknowledge by hand",
+}
 
 
 @dataclass
@@ -131,6 +137,20 @@ def _tick_one(session: Session, request_id: str, moment: datetime, report: TickR
     elapsed = (today - clock.received_local).days / span
     fractions = [float(f) for f in (sla.reminders if sla else DEFAULT_REMINDERS)]
     sent = {str(f) for f in clock.reminders_sent}
+    if clock.acknowledge_by and clock.acknowledged_at is None and "ack" not in sent:
+        _alert(
+            session,
+            req,
+            tenant,
+            sla,
+            "sla.acknowledgement",
+            clock,
+            elapsed,
+            clock.acknowledge_by,
+            supervisor=False,
+        )
+        clock.reminders_sent = [*clock.reminders_sent, "ack"]
+        report.reminders += 1
     for f in sorted(fractions):
         if elapsed >= f and str(f) not in sent:
             _alert(session, req, tenant, sla, "sla.reminder", clock, f, target, supervisor=False)
@@ -162,9 +182,7 @@ def _alert(
     supervisor: bool,
 ) -> None:
     to = (sla.supervisor_email if sla and supervisor else None) or tenant.agent_email
-    what = {"sla.reminder": "Reminder", "sla.escalated": "Escalation", "sla.overdue": "OVERDUE"}[
-        action
-    ]
+    what = _SUBJECTS[action]
     record(
         session,
         tenant.id,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from ferry.api.deps import Admin, Caller, check_tenant
 from ferry.api.errors import ERROR_RESPONSES
 from ferry.api.schemas.clock import (
+    AcknowledgeIn,
     ClockOut,
     DeadlineOut,
     ExtendIn,
@@ -53,6 +54,11 @@ def extend(request_id: str, body: ExtendIn, who: Caller) -> ClockOut:
         tenant_id=who.tenant_id,
     )
     return ClockOut(**view)
+
+
+@router.post("/requests/{request_id}/acknowledge", response_model=ClockOut)
+def acknowledge(request_id: str, body: AcknowledgeIn, who: Caller) -> ClockOut:
+    return ClockOut(**clock.acknowledge(request_id, who.actor, body.how, who.tenant_id))
 
 
 @router.post("/requests/{request_id}/pause", response_model=ClockOut)

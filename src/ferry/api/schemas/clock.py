@@ -30,6 +30,10 @@ class ExtendIn(_In):
     notified: str | None = Field(default=None, max_length=500)
 
 
+class AcknowledgeIn(_In):
+    how: str = Field(min_length=10, max_length=500)
+
+
 class PauseIn(_In):
     reason: Literal["identity", "clarification", "fee"]
     note: str = Field(default="", max_length=500)

@@ -108,65 +108,76 @@ def get_settings(slug: str) -> SlaSettings:
 
 
 def run_due_reminders(now: datetime | None = None) -> TickReport:
-    """Send every reminder, escalation and overdue alert that is due at ``now`` (naive UTC)."""
+    """Send every reminder, escalation and overdue alert that is due at ``now`` (naive UTC).
+
+    A read pass finds the requests with something to send; each of those is then handled in
+    its own transaction with its clock row locked, so a run never sends anything twice.
+    """
     moment = now or utcnow()
     report = TickReport()
     with unit_of_work() as session:
-        ids = clocks.open_request_ids(session)
+        rows = clocks.open_with_clocks(session)
+        report.checked = len(rows)
+        ids = [
+            req_id
+            for req_id, state, due, clock, sla in rows
+            if clock is None or (state != RequestState.PAUSED and _pending(clock, due, sla, moment))
+        ]
     for request_id in ids:
         try:
             with unit_of_work() as session:
                 _tick_one(session, request_id, moment, report)
-            report.checked += 1
         except Exception as exc:  # one bad request must not stop the others
             log.exception("sla tick failed for %s", request_id)
             report.errors.append(f"{request_id}: {type(exc).__name__}")
     return report
 
 
+def _pending(
+    clock: RequestClock, due: date, sla: TenantSla | None, moment: datetime
+) -> list[tuple[str, float]]:
+    """What is due now and not yet sent: (kind, fraction of the period elapsed or reached)."""
+    today = local_day(moment, parse_zone(clock.timezone))
+    target = clock.internal_due or due
+    elapsed = (today - clock.received_local).days / max(1, (target - clock.received_local).days)
+    sent = {str(f) for f in clock.reminders_sent}
+    found: list[tuple[str, float]] = []
+    if clock.acknowledge_by and clock.acknowledged_at is None and "ack" not in sent:
+        found.append(("sla.acknowledgement", elapsed))
+    fractions = sorted(float(f) for f in (sla.reminders if sla else DEFAULT_REMINDERS))
+    found += [("sla.reminder", f) for f in fractions if elapsed >= f and str(f) not in sent]
+    if elapsed >= (sla.escalate_at if sla else 1.0) and clock.escalated_at is None:
+        found.append(("sla.escalated", elapsed))
+    if today > due and clock.overdue_at is None:
+        found.append(("sla.overdue", elapsed))
+    return found
+
+
 def _tick_one(session: Session, request_id: str, moment: datetime, report: TickReport) -> None:
     req = session.get_one(Request, request_id)
     if req.state == RequestState.PAUSED:
         return
-    clock = ensure(session, req)
+    clock = ensure(session, req)  # locks the clock row
     tenant = session.get_one(Tenant, req.tenant_id)
     sla = clocks.sla_for(session, tenant.id)
-    today = local_day(moment, parse_zone(clock.timezone))
     target = clock.internal_due or req.due_date
-    span = max(1, (target - clock.received_local).days)
-    elapsed = (today - clock.received_local).days / span
-    fractions = [float(f) for f in (sla.reminders if sla else DEFAULT_REMINDERS)]
-    sent = {str(f) for f in clock.reminders_sent}
-    if clock.acknowledge_by and clock.acknowledged_at is None and "ack" not in sent:
-        _alert(
-            session,
-            req,
-            tenant,
-            sla,
-            "sla.acknowledgement",
-            clock,
-            elapsed,
-            clock.acknowledge_by,
-            supervisor=False,
-        )
-        clock.reminders_sent = [*clock.reminders_sent, "ack"]
-        report.reminders += 1
-    for f in sorted(fractions):
-        if elapsed >= f and str(f) not in sent:
-            _alert(session, req, tenant, sla, "sla.reminder", clock, f, target, supervisor=False)
-            clock.reminders_sent = [*clock.reminders_sent, str(f)]
-            sent.add(str(f))
+    for action, fraction in _pending(clock, req.due_date, sla, moment):
+        if action == "sla.acknowledgement":
+            _alert(session, req, tenant, sla, action, fraction, clock.acknowledge_by or target)
+            clock.reminders_sent = [*clock.reminders_sent, "ack"]
             report.reminders += 1
-    if elapsed >= (sla.escalate_at if sla else 1.0) and clock.escalated_at is None:
-        _alert(session, req, tenant, sla, "sla.escalated", clock, elapsed, target, supervisor=True)
-        clock.escalated_at = moment
-        report.escalations += 1
-    if today > req.due_date and clock.overdue_at is None:
-        _alert(
-            session, req, tenant, sla, "sla.overdue", clock, elapsed, req.due_date, supervisor=True
-        )
-        clock.overdue_at = moment
-        report.overdue += 1
+        elif action == "sla.reminder":
+            _alert(session, req, tenant, sla, action, fraction, target)
+            clock.reminders_sent = [*clock.reminders_sent, str(fraction)]
+            report.reminders += 1
+        elif action == "sla.escalated":
+            _alert(session, req, tenant, sla, action, fraction, target, supervisor=True)
+            clock.escalated_at = moment
+            report.escalations += 1
+        else:
+            _alert(session, req, tenant, sla, action, fraction, req.due_date, supervisor=True)
+            clock.overdue_at = moment
+            report.overdue += 1
 
 
 def _alert(
@@ -175,11 +186,10 @@ def _alert(
     tenant: Tenant,
     sla: TenantSla | None,
     action: str,
-    clock: RequestClock,
     fraction: float,
     target: date,
     *,
-    supervisor: bool,
+    supervisor: bool = False,
 ) -> None:
     to = (sla.supervisor_email if sla and supervisor else None) or tenant.agent_email
     what = _SUBJECTS[action]

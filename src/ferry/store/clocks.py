@@ -33,6 +33,20 @@ def open_request_ids(session: Session) -> list[str]:
     return list(session.scalars(query))
 
 
+def open_with_clocks(
+    session: Session,
+) -> list[tuple[str, str, date, RequestClock | None, TenantSla | None]]:
+    """Every open request with its clock and its tenant's SLA settings, in one query."""
+    query = (
+        select(Request.id, Request.state, Request.due_date, RequestClock, TenantSla)
+        .outerjoin(RequestClock, RequestClock.request_id == Request.id)
+        .outerjoin(TenantSla, TenantSla.tenant_id == Request.tenant_id)
+        .where(Request.state.not_in(OPEN_STATES_EXCLUDED))
+        .order_by(Request.due_date, Request.id)
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in session.execute(query)]
+
+
 def due_by(session: Session, tenant_id: int, last_day: date) -> list[Request]:
     query = (
         select(Request)

@@ -8,10 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, InvalidInput
 from ferry.domain.models import Identity
 from ferry.jurisdictions import deadlines_for
-from ferry.services import audit, clock, extension, rejection, requests, sla, tenants, transfers
+from ferry.services import (
+    audit,
+    clock,
+    extension,
+    rejection,
+    requests,
+    sla,
+    tenants,
+    transfers,
+    verification,
+)
 from tests.conftest import Outbox
 
 Submit = Callable[..., str]
@@ -82,6 +93,24 @@ def test_gdpr_pause_moves_the_due_date_by_the_paused_days(ferry_env: Path, at: S
     with pytest.raises(Conflict, match="not paused"):
         clock.resume(rid, "agent")
     assert "request.paused" in _actions("acme", rid)
+
+
+def test_a_pause_ends_however_the_request_leaves_paused(ferry_env: Path, at: Submit) -> None:
+    tenants.create_tenant("acme", "Acme", ["EU-DE"])
+    rid = at("acme", "EU-DE", utcnow() - timedelta(days=5))
+    before = requests.show(rid).due_date
+    clock.pause(rid, "agent", "identity", now=utcnow() - timedelta(days=3))
+    # extending while paused keeps the request paused
+    ext = extension.extend(rid, "agent", "many systems to search", now=utcnow())
+    assert ext["state"] == "paused" and ext["paused"]
+    extended = date.fromisoformat(ext["due"])
+    # the agent verifies the person by phone straight from paused: the clock restarts
+    verification.attest(rid, "agent-7", "called the number on file")
+    shown = clock.show(rid)
+    assert shown["state"] == "verified" and not shown["paused"]
+    assert shown["paused_days"] == 3 and extended > before
+    assert date.fromisoformat(shown["due"]) >= extended + timedelta(days=3)
+    assert "clock.resumed" in _actions("acme", rid)
 
 
 def test_ccpa_refuses_to_pause(ferry_env: Path, at: Submit) -> None:

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
-from ferry.domain.deadlines import deadlines, local_day, longest_extension, parse_zone, roll
+from ferry.domain.deadlines import deadlines, local_day, longest_extension, parse_zone
 from ferry.domain.errors import Conflict, InvalidInput
 from ferry.domain.models import RequestState
 from ferry.jurisdictions import Rule, rule_for
-from ferry.services import limits, notify
+from ferry.services import limits, notify, pauses
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import clocks, requests
@@ -75,14 +75,6 @@ def deadline(code: str, received: str, tz: str = "UTC") -> DeadlineView:
 def tenant_zone(session: Session, tenant_id: int) -> str:
     sla = clocks.sla_for(session, tenant_id)
     return sla.timezone if sla else "UTC"
-
-
-def current_due(rule: Rule, clock: RequestClock) -> date:
-    """Today's due date: the extension if granted, moved by every paused day."""
-    if clock.extended_until is not None:
-        extra = clock.paused_days - clock.paused_days_at_extension
-        return roll(clock.extended_until + timedelta(days=extra), rule.period, rule.holidays)
-    return deadlines(clock.received_local, rule.clock, rule.holidays, clock.paused_days).due
 
 
 def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
@@ -220,19 +212,11 @@ def resume(
         clock = ensure(session, req)
         if clock.paused_since is None or req.state != RequestState.PAUSED:
             raise Conflict("the clock is not paused", code="not_paused")
-        zone = parse_zone(clock.timezone)
-        days = max(0, (local_day(moment, zone) - local_day(clock.paused_since, zone)).days)
-        clock.paused_days += days
-        clock.paused_since, clock.pause_reason = None, None
-        req.due_date = current_due(rule, clock)
+        days = pauses.end(session, req, moment)
         back = RequestState(req.resume_state or RequestState.AWAITING_VERIFICATION)
-        move(
-            session,
-            req,
-            back,
-            actor,
-            {"paused_days": days, "due_date": req.due_date.isoformat(), "clock": "resumed"},
-        )
+        if back is RequestState.AWAITING_VERIFICATION and req.verified_at is not None:
+            back = RequestState.VERIFIED
+        move(session, req, back, actor, {"paused_days": days, "clock": "resumed"})
         return view_of(session, req, rule, clock, moment)
 
 

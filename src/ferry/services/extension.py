@@ -59,10 +59,12 @@ def extend(
         clock.extension_notice_at = moment
         req.due_date = target
         data = {"reason": text, "until": target.isoformat(), "citation": ext.citation}
+        was = RequestState(req.state)
         move(session, req, RequestState.EXTENDED, actor, data)
         back = RequestState(req.resume_state or RequestState.AWAITING_VERIFICATION)
-        if back is not RequestState.PAUSED:
-            move(session, req, back, actor, {"after": "extension"})
+        move(
+            session, req, was if was is RequestState.PAUSED else back, actor, {"after": "extension"}
+        )
         return view_of(session, req, rule, clock, moment)
 
 

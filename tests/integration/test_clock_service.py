@@ -113,6 +113,19 @@ def test_a_pause_ends_however_the_request_leaves_paused(ferry_env: Path, at: Sub
     assert "clock.resumed" in _actions("acme", rid)
 
 
+def test_pipl_clock_starts_once_the_person_is_verified(ferry_env: Path, at: Submit) -> None:
+    tenants.create_tenant("shanghai", "Shanghai Co", ["CN"])
+    received = utcnow() - timedelta(days=10)
+    rid = at("shanghai", "CN", received)
+    waiting = clock.show(rid)
+    assert waiting["paused"] and waiting["pause_reason"] == "identity"
+    assert sla.run_due_reminders(received + timedelta(days=40)).reminders == 0
+    verification.attest(rid, "agent-7", "video call with the person")
+    shown = clock.show(rid)
+    assert not shown["paused"] and shown["paused_days"] == 10
+    assert shown["due"] == (received.date() + timedelta(days=40)).isoformat()
+
+
 def test_ccpa_refuses_to_pause(ferry_env: Path, at: Submit) -> None:
     tenants.create_tenant("globex", "Globex", ["US-CA"])
     rid = at("globex", "US-CA")

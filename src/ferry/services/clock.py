@@ -97,6 +97,8 @@ def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
         paused_days_at_extension=0,
         reminders_sent=[],
     )
+    if rule.data.clock.starts == "verification":  # e.g. CN: the period runs once verified
+        clock.paused_since, clock.pause_reason = req.received_at, "identity"
     session.add(clock)
     req.due_date = found.due
     session.flush()

@@ -27,7 +27,8 @@ def move(
         req.resume_state = current.value
     if not is_hold(target):
         req.resume_state = None
-    if current is RequestState.PAUSED and not is_hold(target):
+    leaving_pause = current is RequestState.PAUSED and not is_hold(target)
+    if leaving_pause or target is RequestState.VERIFIED:
         pauses.end(session, req, utcnow())  # the clock restarts however the pause ends
     req.state = target.value
     record(

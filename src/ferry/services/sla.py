@@ -137,6 +137,8 @@ def _pending(
     clock: RequestClock, due: date, sla: TenantSla | None, moment: datetime
 ) -> list[tuple[str, float]]:
     """What is due now and not yet sent: (kind, fraction of the period elapsed or reached)."""
+    if clock.paused_since is not None:  # the clock stands still (e.g. before verification)
+        return []
     today = local_day(moment, parse_zone(clock.timezone))
     target = clock.internal_due or due
     elapsed = (today - clock.received_local).days / max(1, (target - clock.received_local).days)

@@ -147,6 +147,16 @@ def transfer_check(
         console.print(f"{found.outcome}: {found.basis} ({found.citation})", highlight=False)
 
 
+def _print_sla(s: sla.SlaSettings) -> None:
+    console.print(
+        f"{s.tenant}: time zone {s.timezone}, internal target "
+        f"{f'{s.internal_days} days' if s.internal_days else 'the statutory date'}, reminders at "
+        f"{', '.join(f'{f:.0%}' for f in s.reminders) or 'none'}, escalation at "
+        f"{s.escalate_at:.0%} to {s.supervisor_email or 'the agent address'}",
+        highlight=False,
+    )
+
+
 @sla_app.command("set")
 @handle_errors
 def sla_set(
@@ -165,14 +175,14 @@ def sla_set(
         raise InvalidInput(f"--reminders {reminders!r} must be fractions like 0.5,0.75") from None
     settings = sla.SlaSettings(tenant, timezone, internal_days, fractions, escalate_at, supervisor)
     found = sla.set_settings(settings, "cli")
-    emit_json(found) if as_json else console.print(found, highlight=False)
+    emit_json(found) if as_json else _print_sla(found)
 
 
 @sla_app.command("show")
 @handle_errors
 def sla_show(tenant: str, as_json: bool = JsonOpt) -> None:
     found = sla.get_settings(tenant)
-    emit_json(found) if as_json else console.print(found, highlight=False)
+    emit_json(found) if as_json else _print_sla(found)
 
 
 @sla_app.command("tick")

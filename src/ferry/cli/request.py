@@ -152,15 +152,17 @@ def list_(
     tenant: str,
     state: str | None = typer.Option(None, "--state"),
     overdue: bool = typer.Option(False, "--overdue", help="only those past their due date"),
-    due_within: str | None = typer.Option(None, "--due-within", help="e.g. 7d: due that soon"),
+    due_within: str | None = typer.Option(
+        None, "--due-within", help="e.g. 7d: open requests due that soon (overdue included)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """A tenant's requests, soonest due first."""
     found = requests.list_requests(tenant, state, overdue)
-    if overdue:
-        found = sla.overdue(tenant)
-    if due_within:
-        found = sla.due_within(tenant, sla.parse_days(due_within))
+    if due_within or overdue:  # counted in the tenant's time zone; overdue ones included
+        days = sla.parse_days(due_within) if due_within else None
+        found = sla.due_within(tenant, days) if days is not None else sla.overdue(tenant)
+        found = [v for v in found if not state or v.state == state]
     if as_json:
         emit_json(found)
         return

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -142,7 +143,7 @@ class TenantSla(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     internal_days: Mapped[int | None] = mapped_column(Integer)
     reminders: Mapped[list[Any]] = mapped_column(default=list)
-    escalate_at: Mapped[float] = mapped_column(default=1.0)
+    escalate_at: Mapped[float] = mapped_column(Float, default=1.0)
     supervisor_email: Mapped[str | None] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, InvalidInput
 from ferry.domain.models import Identity
@@ -23,6 +25,7 @@ from ferry.services import (
     transfers,
     verification,
 )
+from ferry.store.tables import RequestClock
 from tests.conftest import Outbox
 
 Submit = Callable[..., str]
@@ -124,6 +127,20 @@ def test_pipl_clock_starts_once_the_person_is_verified(ferry_env: Path, at: Subm
     shown = clock.show(rid)
     assert not shown["paused"] and shown["paused_days"] == 10
     assert shown["due"] == (received.date() + timedelta(days=40)).isoformat()
+
+
+def test_requests_from_before_clocks_get_one_quietly(
+    ferry_env: Path, at: Submit, outbox: Outbox
+) -> None:
+    tenants.create_tenant("globex", "Globex", ["US-CA"])
+    rid = at("globex", "US-CA")
+    with unit_of_work() as session:  # as if taken in before migration 0002
+        session.execute(sa.delete(RequestClock).where(RequestClock.request_id == rid))
+    mails = len(outbox.messages())
+    shown = clock.show(rid)
+    assert shown["due"] == "2026-04-16" and shown["acknowledged"]
+    assert len(outbox.messages()) == mails  # no late acknowledgement mail
+    assert "clock.backfilled" in _actions("globex", rid)
 
 
 def test_ccpa_refuses_to_pause(ferry_env: Path, at: Submit) -> None:

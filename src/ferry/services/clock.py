@@ -112,8 +112,37 @@ def ensure(session: Session, req: Request) -> RequestClock:
     """The clock of a request (made now for requests taken in before clocks existed)."""
     found = clocks.clock_for(session, req.id, lock=True)
     if found is None:
-        found = start(session, session.get_one(Tenant, req.tenant_id), req)
+        found = _backfill(session, req)
     return found
+
+
+def _backfill(session: Session, req: Request) -> RequestClock:
+    """A clock for a request from before clocks: its stored due date stands, no mail is sent."""
+    rule = rule_for(req.jurisdiction)
+    found = deadlines(req.received_at.date(), rule.clock, rule.holidays)
+    clock = RequestClock(
+        request_id=req.id,
+        timezone="UTC",
+        received_local=req.received_at.date(),
+        statutory_due=req.due_date,
+        acknowledge_by=found.acknowledge_by,
+        acknowledged_at=req.received_at if found.acknowledge_by else None,
+        paused_days=0,
+        extensions=0,
+        paused_days_at_extension=0,
+        reminders_sent=[],
+    )
+    session.add(clock)
+    session.flush()
+    record(
+        session,
+        req.tenant_id,
+        "system",
+        "clock.backfilled",
+        req.id,
+        {"due_date": req.due_date.isoformat()},
+    )
+    return clock
 
 
 def person_email(req: Request) -> str | None:

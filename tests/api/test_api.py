@@ -191,7 +191,7 @@ def test_a_10kb_identity_value_is_refused(api: Api) -> None:
 @pytest.mark.parametrize("code", ["XX", "EU-ZZ", "EU-", "US-NY", "eu de"])
 def test_unknown_jurisdiction_is_refused(api: Api, code: str) -> None:
     before = snapshot()
-    err = assert_error(api.submit(EMAIL, jurisdiction=code), 422, "invalid_input")
+    err = assert_error(api.submit(EMAIL, jurisdiction=code), 422, "unknown_jurisdiction")
     assert "EU-DE" in err["message"]  # says what would work
     assert_untouched(before)
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import typer
 import uvicorn
 
+from ferry.cli.clock import jurisdictions_app, register, sla_app
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.cli.verify import verify_app
-from ferry.domain.errors import InvalidInput
-from ferry.jurisdictions import due_date, rule_for
+from ferry.services import clock as clock_service
 from ferry.services import demo as demo_service
+from ferry.services.scheduler import sla_ticker
 from ferry.settings import get_settings
 from ferry.store.migrate import upgrade
 
@@ -30,6 +29,9 @@ app.add_typer(request_app, name="request")
 app.add_typer(package_app, name="package")
 app.add_typer(audit_app, name="audit")
 app.add_typer(verify_app, name="verify")
+app.add_typer(sla_app, name="sla")
+app.add_typer(jurisdictions_app, name="jurisdictions")
+register(request_app)
 
 
 @app.command()
@@ -44,17 +46,25 @@ def init() -> None:
 def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
+    sla_tick: int = typer.Option(
+        300, "--sla-tick", help="seconds between SLA reminder passes; 0: leave it to cron"
+    ),
 ) -> None:
-    """Serve the REST API and the portal."""
+    """Serve the REST API and the portal (and run the SLA reminders in-process)."""
     settings = get_settings()
     upgrade()
-    uvicorn.run(
-        "ferry.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    ticker = sla_ticker(sla_tick).start() if sla_tick > 0 else None
+    try:
+        uvicorn.run(
+            "ferry.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+    finally:
+        if ticker:
+            ticker.stop()
 
 
 @app.command()
@@ -86,45 +96,35 @@ def demo(
             soft_wrap=True,
         )
     if not no_serve:
-        serve(None, None)
+        serve(None, None, 300)
 
 
 @app.command()
 @handle_errors
 def deadline(
     jurisdiction: str = typer.Option(..., "--jurisdiction", help="e.g. EU-DE, GB, US-CA"),
-    received: str = typer.Option(..., "--received", help="YYYY-MM-DD"),
+    received: str = typer.Option(
+        ...,
+        "--received",
+        help="YYYY-MM-DD, or YYYY-MM-DDTHH:MM (local to --tz, unless it has an offset)",
+    ),
+    tz: str = typer.Option("UTC", "--tz", help="the tenant's time zone, e.g. Europe/Berlin"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """When a request received on a date must be answered."""
-    day = _received_day(received)
-    rule = rule_for(jurisdiction)
-    due = due_date(rule.code, day)
+    """When a request received at a moment must be answered, at the latest after extension."""
+    found = clock_service.deadline(jurisdiction, received, tz)
     if as_json:
-        emit_json(
-            {
-                "jurisdiction": rule.code,
-                "law": rule.law,
-                "received": day,
-                "due": due,
-                "rule": rule.citation,
-            }
-        )
-    else:
-        console.print(f"{rule.law}: due {due.isoformat()} ({rule.citation})", highlight=False)
-
-
-def _received_day(text: str) -> date:
-    """A date (2026-01-31) or a full timestamp (2026-01-31T10:00:00); nothing else, not even
-    trailing junk after a date."""
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.strip()).date()
-    except ValueError:
-        raise InvalidInput(f"--received {text!r} is not a date like 2026-01-31") from None
+        emit_json(found)
+        return
+    console.print(
+        f"{found.law} ({found.jurisdiction}), received {found.received} ({found.timezone})\n"
+        f"  due             {found.due}{'' if found.statutory else ' (internal target)'}\n"
+        f"  extended due    {found.extended_due or 'no extension'}\n"
+        f"  acknowledge by  {found.acknowledge_by or 'no acknowledgement deadline'}\n"
+        f"  rule            {found.rule}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":

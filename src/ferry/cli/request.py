@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -13,7 +14,7 @@ from ferry.cli import verify as verify_cli
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, Scope
-from ferry.services import collection, requests
+from ferry.services import collection, requests, sla
 from ferry.services.views import RequestView
 
 request_app = typer.Typer(help="Data requests.", no_args_is_help=True)
@@ -30,6 +31,19 @@ def _date(value: str | None, what: str) -> date | None:
         raise InvalidInput(f"{what} {value!r} is not a date like 2026-01-31") from None
 
 
+def _clock_line(c: dict[str, Any]) -> str:
+    parts = [f"{c['days_left']} days left" + (" [red]OVERDUE[/red]" if c["overdue"] else "")]
+    if c["paused"]:
+        parts.append(f"paused ({c['pause_reason']})")
+    if c["paused_days"]:
+        parts.append(f"{c['paused_days']} days paused")
+    if c["extended"]:
+        parts.append(f"extended to {c['extended_until']}: {c['extension_reason']}")
+    if c["over_limit"]:
+        parts.append(f"over limit: {c['over_limit']}")
+    return ", ".join(parts)
+
+
 def _print(view: RequestView) -> None:
     console.print(
         f"[bold]{view.id}[/bold]  {view.kind}  [cyan]{view.state}[/cyan]"
@@ -39,6 +53,8 @@ def _print(view: RequestView) -> None:
         f"  tenant {view.tenant}, {view.jurisdiction}, received "
         f"{view.received_at:%Y-%m-%d %H:%M} UTC, due {view.due_date}"
     )
+    if view.clock:
+        console.print("  " + _clock_line(view.clock), highlight=False)
     if view.failure:
         console.print(f"  [red]failure:[/red] {escape(view.failure)}", highlight=False)
     if view.package:
@@ -165,10 +181,17 @@ def list_(
     tenant: str,
     state: str | None = typer.Option(None, "--state"),
     overdue: bool = typer.Option(False, "--overdue", help="only those past their due date"),
+    due_within: str | None = typer.Option(
+        None, "--due-within", help="e.g. 7d: open requests due that soon (overdue included)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """A tenant's requests, soonest due first."""
     found = requests.list_requests(tenant, state, overdue)
+    if due_within or overdue:  # counted in the tenant's time zone; overdue ones included
+        days = sla.parse_days(due_within) if due_within else None
+        found = sla.due_within(tenant, days) if days is not None else sla.overdue(tenant)
+        found = [v for v in found if not state or v.state == state]
     if as_json:
         emit_json(found)
         return

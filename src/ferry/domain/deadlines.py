@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
@@ -60,3 +61,72 @@ def add_period(start: date, period: Period, holidays: Container[date] = frozense
     if period.roll_to_working_day:
         end = next_working_day(end, holidays)
     return end
+
+
+def roll(day: date, period: Period, holidays: Container[date]) -> date:
+    """``day`` moved to the next working day if ``period`` rolls over non-working days."""
+    return next_working_day(day, holidays) if period.roll_to_working_day else day
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> date:
+    """The date ``moment`` falls on in ``zone``; a naive ``moment`` is UTC (Ferry's store)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone).date()
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """What the counting needs from a jurisdiction: periods only, no prose."""
+
+    period: Period
+    extension: Period | None = None
+    acknowledgement: Period | None = None
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    due: date
+    extended_due: date | None
+    acknowledge_by: date | None
+
+
+def longest_extension(
+    received: date, rule: ClockRule, holidays: Container[date], paused_days: int = 0
+) -> date | None:
+    """The latest date an extension can reach: one period of the same unit spans both parts."""
+    ext = rule.extension
+    if ext is None:
+        return None
+    start = received + timedelta(days=paused_days)
+    if ext.unit is rule.period.unit:
+        whole = Period(rule.period.length + ext.length, ext.unit, rule.period.roll_to_working_day)
+        return add_period(start, whole, holidays)
+    raw = add_period(start, Period(rule.period.length, rule.period.unit), holidays)
+    return roll(add_period(raw, Period(ext.length, ext.unit), holidays), rule.period, holidays)
+
+
+def deadlines(
+    received: date, rule: ClockRule, holidays: Container[date], paused_days: int = 0
+) -> Deadlines:
+    """Due date, latest extension and acknowledgement for a request received on ``received``.
+
+    Paused days move the due date (the clock stopped); the acknowledgement is not moved.
+    """
+    if paused_days < 0:
+        raise InvalidInput("paused days cannot be negative")
+    start = received + timedelta(days=paused_days)
+    ack = rule.acknowledgement
+    return Deadlines(
+        due=add_period(start, rule.period, holidays),
+        extended_due=longest_extension(received, rule, holidays, paused_days),
+        acknowledge_by=add_period(received, ack, holidays) if ack else None,
+    )

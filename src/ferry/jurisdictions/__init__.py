@@ -1,82 +1,47 @@
-"""Jurisdiction rules as data, and the due-date calculation that applies them.
+"""Jurisdiction rules as data (``rules/*.yaml``, one file per jurisdiction) and their clocks.
 
-This foundation knows the GDPR family (EU member states and the UK) and California's CCPA/CPRA;
-the full rule set (holiday calendars, extensions, acknowledgements) builds on the same shape.
+``rule_for(code)`` gives a validated rule; ``deadlines_for`` applies it to a local receipt date
+with the jurisdiction's public holidays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
-from ferry.domain.deadlines import Period, PeriodUnit, add_period
+from ferry.domain.deadlines import Deadlines, deadlines
 from ferry.domain.errors import InvalidInput
+from ferry.jurisdictions.loader import Rule, all_rules
 
-EU_MEMBERS = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    ]
-)
+__all__ = ["Rule", "deadlines_for", "due_date", "known_codes", "rule_for"]
 
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    law: str
-    period: Period
-    citation: str
-
-
-_GDPR = Period(1, PeriodUnit.MONTHS, roll_to_working_day=True)
-_GDPR_CITE = "GDPR Art. 12(3): without undue delay and in any event within one month of receipt"
-_CCPA = Period(45, PeriodUnit.CALENDAR_DAYS)
-_CCPA_CITE = "Cal. Civ. Code §1798.130(a)(2): within 45 calendar days of receiving the request"
+MAX_CODE = 10
 
 
 def rule_for(code: str) -> Rule:
     """The rule for a jurisdiction code such as ``EU-DE``, ``GB`` or ``US-CA``."""
-    norm = code.strip().upper()
-    if norm.startswith("EU-") and norm[3:] in EU_MEMBERS:
-        return Rule(norm, "EU GDPR", _GDPR, _GDPR_CITE)
-    if norm == "GB":
-        return Rule(norm, "UK GDPR", _GDPR, _GDPR_CITE.replace("GDPR", "UK GDPR", 1))
-    if norm == "US-CA":
-        return Rule(norm, "CCPA/CPRA", _CCPA, _CCPA_CITE)
-    raise InvalidInput(
-        f"unknown jurisdiction {code!r}; use EU-<member state> (e.g. EU-DE), GB or US-CA"
-    )
+    norm = code.strip().upper()[: MAX_CODE + 1]
+    found = all_rules().get(norm)
+    if found is None:
+        raise InvalidInput(
+            f"unknown jurisdiction {code[:40]!r}; use EU-<member state> (e.g. EU-DE), GB, US-CA, "
+            "US-VA, US-CO, US-CT, BR, CA, CA-QC, SG, AU, JP, IN or CN",
+            code="unknown_jurisdiction",
+        )
+    return found
 
 
 def known_codes() -> list[str]:
-    return [f"EU-{c}" for c in sorted(EU_MEMBERS)] + ["GB", "US-CA"]
+    codes = all_rules()
+    return sorted(c for c in codes if c.startswith("EU-")) + sorted(
+        c for c in codes if not c.startswith("EU-")
+    )
+
+
+def deadlines_for(code: str, received: date, paused_days: int = 0) -> Deadlines:
+    rule = rule_for(code)
+    return deadlines(received, rule.clock, rule.holidays, paused_days)
 
 
 def due_date(code: str, received: date) -> date:
-    rule = rule_for(code)
-    return add_period(received, rule.period)
+    """The due date for a request received on the local date ``received``."""
+    return deadlines_for(code, received).due

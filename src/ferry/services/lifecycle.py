@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ferry.domain.clock import utcnow
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
+from ferry.services import pauses
 from ferry.services.audit import record
 from ferry.store.tables import Request
 
@@ -25,6 +27,9 @@ def move(
         req.resume_state = current.value
     if not is_hold(target):
         req.resume_state = None
+    leaving_pause = current is RequestState.PAUSED and not is_hold(target)
+    if leaving_pause or target is RequestState.VERIFIED:
+        pauses.end(session, req, utcnow())  # the clock restarts however the pause ends
     req.state = target.value
     record(
         session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import notify, verification
+from ferry.services import clock, notify, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -59,6 +60,7 @@ def submit(
         ]
         session.add(req)
         session.flush()
+        clock.start(session, tenant, req)
         record(
             session,
             tenant.id,
@@ -107,6 +109,7 @@ def show(request_id: str, tenant_id: int | None = None, *, with_events: bool = T
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        view = replace(view, clock=clock.summary(session, req))
         if with_events:
             view.events.extend(
                 {

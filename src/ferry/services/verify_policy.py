@@ -13,7 +13,7 @@ from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Forbidden, InvalidInput
 from ferry.domain.models import RequestKind, RequestState, parse_enum
-from ferry.jurisdictions import due_date, rule_for
+from ferry.jurisdictions import rule_for
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import requests, tenants
@@ -26,7 +26,6 @@ from ferry.store.tables import (
 from ferry.verify import registry
 from ferry.verify.base import Level, Outcome, VerificationMethod
 from ferry.verify.policy import (
-    CLOCK_WAITS_FOR_IDENTITY,
     SIGNALS,
     PolicyRules,
     initial_signals,
@@ -112,37 +111,19 @@ def grant(
         **(extra or {}),
     }
     enough = prof.achieved_level >= prof.required_level
-    if enough and req.state == RequestState.AWAITING_VERIFICATION:
+    if enough and awaiting_verification(req):
         req.verified_method, req.verified_at = method, utcnow()
         req.verification_locked = False
         move(session, req, RequestState.VERIFIED, actor, data)
-        _restart_clock(session, req)
     else:
         record(session, req.tenant_id, actor, "verification.passed", req.id, data)
 
 
-def _restart_clock(session: Session, req: Request) -> None:
-    """Where the law allows, the time to answer runs from the day identity was confirmed."""
-    citation = CLOCK_WAITS_FOR_IDENTITY.get(req.jurisdiction)
-    verified = (req.verified_at or req.received_at).date()
-    if citation is None or verified <= req.received_at.date():
-        return
-    moved = due_date(req.jurisdiction, verified)
-    if moved > req.due_date:
-        before, req.due_date = req.due_date, moved
-        record(
-            session,
-            req.tenant_id,
-            "system",
-            "deadline.moved",
-            req.id,
-            {
-                "from": before.isoformat(),
-                "to": moved.isoformat(),
-                "reason": "identity confirmed",
-                "rule": citation,
-            },
-        )
+def awaiting_verification(req: Request) -> bool:
+    """Waiting for identity, or paused while waiting for it (verifying ends the pause)."""
+    return req.state == RequestState.AWAITING_VERIFICATION or (
+        req.state == RequestState.PAUSED and req.resume_state == RequestState.AWAITING_VERIFICATION
+    )
 
 
 @dataclass(frozen=True)

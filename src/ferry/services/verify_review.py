@@ -14,10 +14,16 @@ from ferry.crypto.box import seal, unseal
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
-from ferry.domain.models import IdentityType, RequestState
+from ferry.domain.models import IdentityType
 from ferry.services import verify_codes, verify_guard
 from ferry.services.audit import record
-from ferry.services.verify_policy import grant, method_for, profile, rules_for
+from ferry.services.verify_policy import (
+    awaiting_verification,
+    grant,
+    method_for,
+    profile,
+    rules_for,
+)
 from ferry.settings import get_settings
 from ferry.store import requests
 from ferry.store import verification as store
@@ -298,7 +304,7 @@ def attest(
         raise InvalidInput("say how you verified the person (a note of at least 5 characters)")
     with unit_of_work() as session:
         req = requests.get(session, request_id, tenant_id)
-        if req.state != RequestState.AWAITING_VERIFICATION:
+        if not awaiting_verification(req):
             raise IllegalTransition(
                 f"a request that is {req.state} cannot be attested; it is not awaiting verification"
             )

@@ -52,6 +52,7 @@ class RequestView:
     failure: str | None
     package: PackageView | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    clock: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, r: Request, tenant_slug: str, package: Package | None = None) -> RequestView:

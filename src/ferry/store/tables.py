@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -231,3 +232,41 @@ class AttemptCounter(Base):
     window_start: Mapped[datetime] = mapped_column(DateTime)
     count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TenantSla(Base):
+    """A tenant's clock settings: its time zone, internal target, reminders and escalation."""
+
+    __tablename__ = "tenant_sla"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    internal_days: Mapped[int | None] = mapped_column(Integer)
+    reminders: Mapped[list[Any]] = mapped_column(default=list)
+    escalate_at: Mapped[float] = mapped_column(Float, default=1.0)
+    supervisor_email: Mapped[str | None] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class RequestClock(Base):
+    """The statutory clock of one request: pauses, extension, reminders already sent."""
+
+    __tablename__ = "request_clocks"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    received_local: Mapped[date] = mapped_column(Date)
+    statutory_due: Mapped[date] = mapped_column(Date)
+    acknowledge_by: Mapped[date | None] = mapped_column(Date)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    internal_due: Mapped[date | None] = mapped_column(Date)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused_since: Mapped[datetime | None] = mapped_column(DateTime)
+    pause_reason: Mapped[str | None] = mapped_column(String(30))
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    extended_until: Mapped[date | None] = mapped_column(Date)
+    paused_days_at_extension: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_notice_at: Mapped[datetime | None] = mapped_column(DateTime)
+    over_limit: Mapped[str | None] = mapped_column(Text)
+    reminders_sent: Mapped[list[Any]] = mapped_column(default=list)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -19,13 +19,6 @@ SIGNALS = {
     "third_party": "the data goes to a third party (transfer or consent share)",
 }
 THIRD_PARTY_KINDS = {"transfer", "consent-share"}
-CLOCK_WAITS_FOR_IDENTITY = {
-    "GB": "UK GDPR Art. 12A (Data (Use and Access) Act 2025): the period runs from receipt of "
-    "the information requested to confirm the person's identity",
-}
-"""Where the law lets the time to answer start only once identity is confirmed. Elsewhere the
-clock runs from receipt: the EDPB reads GDPR Art. 12(3) that way, and CCPA regulations (11 CCR
-§ 7021) say the 45 days begin on receipt regardless of the time needed to verify."""
 DEFAULT_LEVEL = {"US-CA": Level.REASONABLE}
 
 

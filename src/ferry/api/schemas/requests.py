@@ -72,6 +72,7 @@ class RequestRead(BaseModel):
     failure: str | None
     package: PackageOut | None
     events: list[dict[str, Any]]
+    clock: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, view: RequestView) -> RequestRead:

@@ -228,7 +228,7 @@ def test_registry_urls(shop: DemoInfo, tmp_path: Path) -> None:
         assert conn.check(shop_map()) == []
     finally:
         conn.close()
-    for bad in ("https://api.example.com/v1", "sftp://host/x", str(tmp_path), "nope.db"):
+    for bad in ("sftp://host/x", "nope.db", "file:///no/such/folder"):
         with pytest.raises(InvalidInput):
             open_connector(bad)
 

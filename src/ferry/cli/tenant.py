@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -84,11 +85,20 @@ def system_add(
     url: str = typer.Option(..., "--url", help="a SQLAlchemy URL of the client's database"),
     map_file: Path = typer.Option(..., "--map", exists=True, dir_okay=False, help="data map YAML"),
     replace: bool = typer.Option(False, "--replace", help="replace a system of the same name"),
+    credential: list[str] = typer.Option(
+        [], "--credential", help="NAME=VALUE or NAME=env:VAR (stored encrypted; e.g. token=...)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Register a client system with its data map (checked against the system)."""
     view = systems.add_system(
-        tenant, name, url, map_file.read_text(encoding="utf-8"), actor="cli", replace=replace
+        tenant,
+        name,
+        url,
+        map_file.read_text(encoding="utf-8"),
+        actor="cli",
+        replace=replace,
+        credentials=parse_credentials(credential),
     )
     if as_json:
         emit_json(view)
@@ -111,3 +121,19 @@ def system_test(tenant: str, name: str, as_json: bool = JsonOpt) -> None:
         console.print(f"[green]{name}: ok[/green] ({len(view.datasets)} datasets)")
     if view.problems:
         raise typer.Exit(1)
+
+
+def parse_credentials(items: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` or ``NAME=env:VAR`` (read from the environment, kept out of shell history)."""
+    found = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput("--credential must look like NAME=VALUE or NAME=env:VAR")
+        if value.startswith("env:"):
+            var = value.removeprefix("env:")
+            if var not in os.environ:
+                raise InvalidInput(f"--credential {name}: environment variable {var} is not set")
+            value = os.environ[var]
+        found[name.strip()] = value
+    return found

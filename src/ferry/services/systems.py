@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from ferry.collect.datamap import load_datamap
 from ferry.connectors.registry import open_connector
+from ferry.crypto.secretbox import seal, unseal
 from ferry.db import unit_of_work
 from ferry.domain.errors import Conflict, InvalidInput
 from ferry.services.audit import record
+from ferry.settings import get_settings
 from ferry.store import systems, tenants
 from ferry.store.tables import System
 
@@ -20,9 +25,25 @@ class SystemView:
     problems: list[str]
 
 
-def _check(url: str, map_text: str) -> tuple[list[str], list[str]]:
+def split_password(url: str, credentials: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Move a password out of a database URL into the credentials (which are encrypted)."""
+    if "://" not in url or url.startswith(("http://", "https://", "file://")):
+        return url, credentials
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url, credentials
+    if parsed.password is None:
+        return url, credentials
+    bare = parsed.set(password=None).render_as_string(hide_password=False)
+    return bare, {**credentials, "password": str(parsed.password)}
+
+
+def _check(
+    url: str, map_text: str, credentials: dict[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     datamap = load_datamap(map_text)
-    connector = open_connector(url)
+    connector = open_connector(url, datamap.connection, credentials)
     try:
         problems = connector.check(datamap)
     finally:
@@ -37,10 +58,12 @@ def add_system(
     map_text: str,
     actor: str = "admin",
     replace: bool = False,
+    credentials: dict[str, str] | None = None,
 ) -> SystemView:
     if not name.strip() or len(name) > 100:
         raise InvalidInput("a system needs a name of 1 to 100 characters")
-    datasets, problems = _check(url, map_text)
+    url, secrets = split_password(url, dict(credentials or {}))
+    datasets, problems = _check(url, map_text, secrets)
     if problems:
         raise InvalidInput(
             "the data map does not match the system: " + "; ".join(problems), code="map_mismatch"
@@ -52,16 +75,26 @@ def add_system(
             raise Conflict(
                 f"system {name!r} already exists for {tenant_slug}", code="system_exists"
             )
+        sealed = seal(get_settings().secret(), secrets) if secrets else None
         if existing:
-            existing.url, existing.datamap = url, map_text
+            existing.url, existing.datamap, existing.credentials = url, map_text, sealed
         else:
-            session.add(System(tenant_id=tenant.id, name=name, url=url, datamap=map_text))
+            session.add(
+                System(
+                    tenant_id=tenant.id, name=name, url=url, datamap=map_text, credentials=sealed
+                )
+            )
         record(
             session,
             tenant.id,
             actor,
             "system.added",
-            data={"system": name, "datasets": datasets, "replaced": bool(existing)},
+            data={
+                "system": name,
+                "datasets": datasets,
+                "replaced": bool(existing),
+                "credentials": sorted(secrets),  # names only, never values
+            },
         )
     return SystemView(name, datasets, [])
 
@@ -71,8 +104,9 @@ def test_system(tenant_slug: str, name: str) -> SystemView:
         tenant = tenants.get_by_slug(session, tenant_slug)
         system = systems.get(session, tenant.id, name)
         url, map_text = system.url, system.datamap
+        secrets = unseal(get_settings().secret(), system.credentials)
     try:
-        datasets, problems = _check(url, map_text)
+        datasets, problems = _check(url, map_text, secrets)
     except Exception as exc:  # report any failure of the client's system as a problem
         return SystemView(name, [], [f"{type(exc).__name__}: {exc}"])
     return SystemView(name, datasets, problems)

@@ -59,6 +59,7 @@ class System(Base):
     url: Mapped[str] = mapped_column(Text)
     datamap: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    credentials: Mapped[str | None] = mapped_column(Text)  # encrypted (crypto.secretbox)
 
 
 class Request(Base):
@@ -132,3 +133,19 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CollectionSystem(Base):
+    """How collecting one system for one request went: the gap report, one row per system."""
+
+    __tablename__ = "collection_systems"
+    __table_args__ = (UniqueConstraint("request_id", "system"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

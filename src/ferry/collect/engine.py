@@ -339,6 +339,8 @@ class Collection:
         out: list[DatasetRows] = []
         for name, source in self.sources.items():
             outcome = self.outcomes[name]
+            if not person.scope.covers_system(name):
+                continue
             if outcome.status != "done" or outcome.result is None:
                 continue
             for ds in source.datamap.datasets.values():

@@ -12,6 +12,7 @@ contains one of the values looked up — it may be the person's — and otherwis
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -104,6 +105,12 @@ class _Reader:
             self.sample = fh.read(_SAMPLE)
         enc = source.encoding
         self.encoding = detect_encoding(self.sample) if enc == "auto" else enc
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ConnectorError(
+                f"dataset {dataset!r}: unknown encoding {self.encoding!r} in source.encoding"
+            ) from None
         self.format = _format_of(source, path)
 
     def where(self, line: int) -> str:
@@ -136,11 +143,10 @@ class _Reader:
         except csv.Error:
             dialect = csv.excel
         header = self.source.header
-        if header == "auto":
-            try:
-                header = bool(self.source.columns == [] and csv.Sniffer().has_header(text))
-            except csv.Error:
-                header = not self.source.columns
+        if header == "auto":  # a header unless the map names the columns and row 1 is data
+            first = next(csv.reader([text.split("\n", 1)[0]], dialect), [])
+            names = [c.casefold() for c in self.source.columns]
+            header = not names or [f.strip().casefold() for f in first] == names
         return dialect, bool(header)
 
     def _csv(self) -> Iterator[tuple[int, Row | None, str]]:

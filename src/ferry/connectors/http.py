@@ -206,7 +206,7 @@ class HttpConnector:
         except ValueError:
             raise ConnectorError(f"GET {template} did not answer JSON") from None
 
-    def _get(self, url: str, template: str, params: dict[str, str]) -> httpx.Response:
+    def _get(self, url: str, template: str, params: dict[str, str] | None) -> httpx.Response:
         response = self._send("GET", url, template, params=params, headers=self._auth_headers())
         if response.status_code == 401 and self.config.auth.type == "oauth2":
             headers = self._auth_headers(refresh=True)
@@ -232,7 +232,10 @@ class HttpConnector:
     def _pages(self, dataset: DatasetMap, source: HttpSource, value: str) -> Iterator[Row]:
         paging = source.pagination
         url: str | None = source.path.replace("{value}", quote(value, safe=""))
-        params = {k: v.replace("{value}", value) for k, v in source.params.items()}
+        params: dict[str, str] | None = {
+            k: v.replace("{value}", value) for k, v in source.params.items()
+        }
+        assert params is not None
         if paging.type == "page":
             params[paging.param] = str(paging.start)
         if paging.size_param:
@@ -278,10 +281,11 @@ class HttpConnector:
         paging: Pagination,
         response: httpx.Response,
         body: object,
-        params: dict[str, str],
+        params: dict[str, str] | None,
         rows: list[Row],
         seen: set[str],
-    ) -> tuple[str | None, dict[str, str]]:
+    ) -> tuple[str | None, dict[str, str] | None]:
+        params = params or {}
         path = response.request.url.path
         if paging.type == "page":
             if not rows:
@@ -298,14 +302,14 @@ class HttpConnector:
         if paging.type == "link":
             link = response.links.get("next", {}).get("url")
             if not link:
-                return None, {}
+                return None, None
             target = httpx.URL(link)
             if target.host and target.host != self._client.base_url.host:
                 raise ConnectorError("the API's Link header points at another host; not followed")
             if link in seen:
                 raise ConnectorError("the API's Link header sent the same next page twice")
             seen.add(link)
-            return link, {}
+            return link, None  # the link carries its own query
         return None, params
 
     def check(self, datamap: DataMap | None = None) -> list[str]:

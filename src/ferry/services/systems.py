@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ferry.collect.datamap import load_datamap
@@ -35,7 +35,15 @@ def split_password(url: str, credentials: dict[str, str]) -> tuple[str, dict[str
         return url, credentials
     if parsed.password is None:
         return url, credentials
-    bare = parsed.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername,
+        parsed.username,
+        None,
+        parsed.host,
+        parsed.port,
+        parsed.database,
+        parsed.query,
+    ).render_as_string(hide_password=False)
     return bare, {**credentials, "password": str(parsed.password)}
 
 

@@ -207,7 +207,9 @@ datasets:
     identities: {customer_id: customer_id}
   orders:
     primary_key: order_id
-    references: [{field: customer_id, to: customers.customer_id}, {field: employee_id, to: employees.employee_id}]
+    references:
+      - {field: customer_id, to: customers.customer_id}
+      - {field: employee_id, to: employees.employee_id}
   order_details:
     primary_key: [order_id, product_id]
     references: [{field: order_id, to: orders.order_id}]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import yaml
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ferry.collect.datamap import load_datamap
+from ferry.collect.fides import ferry_map_text, is_fides
+from ferry.collect.taxonomy import map_warnings
 from ferry.connectors.registry import open_connector
 from ferry.crypto.secretbox import seal, unseal
 from ferry.db import unit_of_work
@@ -23,6 +26,19 @@ class SystemView:
     name: str
     datasets: list[str]
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def ferry_map(name: str, map_text: str) -> tuple[str, list[str]]:
+    """The map as Ferry YAML (a Fides dataset file is converted), and warnings about it."""
+    warnings: list[str] = []
+    try:
+        parsed = yaml.safe_load(map_text)
+    except yaml.YAMLError:
+        parsed = None
+    if is_fides(parsed):
+        map_text, warnings = ferry_map_text(map_text, name)
+    return map_text, [*warnings, *map_warnings(load_datamap(map_text))]
 
 
 def split_password(url: str, credentials: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -71,6 +87,7 @@ def add_system(
     if not name.strip() or len(name) > 100:
         raise InvalidInput("a system needs a name of 1 to 100 characters")
     url, secrets = split_password(url, dict(credentials or {}))
+    map_text, warnings = ferry_map(name, map_text)
     datasets, problems = _check(url, map_text, secrets)
     if problems:
         raise InvalidInput(
@@ -104,7 +121,7 @@ def add_system(
                 "credentials": sorted(secrets),  # names only, never values
             },
         )
-    return SystemView(name, datasets, [])
+    return SystemView(name, datasets, [], warnings)
 
 
 def test_system(tenant_slug: str, name: str) -> SystemView:

@@ -22,6 +22,8 @@ from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, IdentityType, Scope
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+if not DATASETS.is_dir():  # a worktree lives one level deeper than the main checkout
+    DATASETS = Path(os.environ.get("FERRY_DATASETS", "/work/shared/datasets"))
 CHINOOK = DATASETS / "chinook" / "Chinook_Sqlite.sqlite"
 PG_URL = os.environ.get(
     "FERRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

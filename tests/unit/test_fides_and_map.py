@@ -68,7 +68,7 @@ def test_bad_long_form_fields_are_named(change: dict[str, object], message: str)
 
 def test_bad_reference_targets() -> None:
     for to in ("a.b.c.d", "customers", "sys tem.a.b", "a.b;drop"):
-        with pytest.raises(InvalidInput, match="dataset.column"):
+        with pytest.raises(InvalidInput, match=r"dataset\.column"):
             DataMap.model_validate(
                 {"system": "s", "datasets": {"t": {"references": [{"field": "x", "to": to}]}}}
             )

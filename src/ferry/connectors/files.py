@@ -25,6 +25,7 @@ from charset_normalizer import from_bytes
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ferry.collect.datamap import DataMap, DatasetMap, explain
+from ferry.collect.scan import ColumnInfo, TableInfo
 from ferry.collect.walk import norm
 from ferry.connectors.base import ConnectorError, Row
 
@@ -311,6 +312,31 @@ class FileConnector:
             if row is not None:
                 return set(row)
         return set()
+
+    def describe(self, sample: int = 30) -> list[TableInfo]:
+        """Each CSV / JSON Lines file in the folder as a table, with sampled values."""
+        tables = []
+        for path in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            suffixes = [s.lower() for s in path.suffixes if s != ".gz"]
+            if (
+                not path.is_file()
+                or not suffixes
+                or _SUFFIXES.get(suffixes[-1]) not in ("csv", "jsonl")
+            ):
+                continue
+            source = FileSource(path=path.name)
+            rows = []
+            for _number, row, _raw in _Reader(path, source, path.stem).rows():
+                if row is not None:
+                    rows.append(row)
+                if len(rows) >= max(sample, 1):
+                    break
+            names = list(dict.fromkeys(k for r in rows for k in r))
+            columns = [ColumnInfo(n, "", [r.get(n) for r in rows]) for n in names]
+            name = path.name.split(".")[0]
+            keys = ["id"] if "id" in names else []
+            tables.append(TableInfo(name, columns, keys, source={"path": path.name}))
+        return tables
 
     def close(self) -> None:
         """Nothing stays open between lookups."""

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from ferry.collect.datamap import DataMap, DatasetMap
+from ferry.collect.scan import ColumnInfo, TableInfo
 from ferry.connectors.base import ConnectorError, Row
 
 _SKIP = object()
@@ -270,6 +271,39 @@ class SqlConnector:
                 cols = ", ".join(repr(c) for c in missing)
                 problems.append(f"dataset {ds.name!r}: table {ds.table!r} has no column {cols}")
         return problems
+
+    def describe(self, sample: int = 30) -> list[TableInfo]:
+        """Tables, columns, keys and up to ``sample`` values per column (read-only)."""
+        try:
+            with self.engine.connect() as conn:
+                inspector = sa.inspect(conn)
+                return [
+                    self._describe(conn, inspector, name, sample)
+                    for name in sorted(inspector.get_table_names())
+                ]
+        except SQLAlchemyError as err:
+            raise ConnectorError(
+                f"cannot read the schema of {self.safe_url}: {_reason(err)}"
+            ) from None
+
+    @staticmethod
+    def _describe(
+        conn: sa.Connection, inspector: sa.Inspector, name: str, sample: int
+    ) -> TableInfo:
+        columns = inspector.get_columns(name)
+        table = sa.Table(name, sa.MetaData(), *(sa.Column(c["name"]) for c in columns))
+        rows = conn.execute(sa.select(table).limit(sample)).all() if sample else []
+        infos = [
+            ColumnInfo(c["name"], str(c["type"]), [plain(r[i]) for r in rows])
+            for i, c in enumerate(columns)
+        ]
+        keys = list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
+        fks = [
+            (col, str(fk["referred_table"]), ref)
+            for fk in inspector.get_foreign_keys(name)
+            for col, ref in zip(fk["constrained_columns"], fk["referred_columns"], strict=False)
+        ]
+        return TableInfo(name, infos, keys, fks)
 
     def close(self) -> None:
         self.engine.dispose()

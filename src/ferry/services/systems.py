@@ -16,6 +16,7 @@ from ferry.crypto.secretbox import seal, unseal
 from ferry.db import unit_of_work
 from ferry.domain.errors import Conflict, InvalidInput
 from ferry.services.audit import record
+from ferry.services.scan import scan_url
 from ferry.settings import get_settings
 from ferry.store import systems, tenants
 from ferry.store.tables import System
@@ -79,7 +80,7 @@ def add_system(
     tenant_slug: str,
     name: str,
     url: str,
-    map_text: str,
+    map_text: str | None,
     actor: str = "admin",
     replace: bool = False,
     credentials: dict[str, str] | None = None,
@@ -87,7 +88,12 @@ def add_system(
     if not name.strip() or len(name) > 100:
         raise InvalidInput("a system needs a name of 1 to 100 characters")
     url, secrets = split_password(url, dict(credentials or {}))
+    scanned: list[str] = []
+    if map_text is None:  # no map given: scan the system and use the draft
+        view = scan_url(name, url, secrets)
+        map_text, scanned = view.map_text, view.warnings
     map_text, warnings = ferry_map(name, map_text)
+    warnings = [*scanned, *warnings]
     datasets, problems = _check(url, map_text, secrets)
     if problems:
         raise InvalidInput(

@@ -16,15 +16,17 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, TimeoutError, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ferry.collect import threads
 from ferry.collect.datamap import DataMap, DatasetMap
 from ferry.collect.planner import reachable
-from ferry.collect.spool import SpooledRows, read_rows
+from ferry.collect.spool import SpooledRows
 from ferry.collect.walk import Cancelled, SpoolLost, SystemWalk, WalkResult
 from ferry.domain.errors import FerryError, InvalidInput
 from ferry.domain.models import DatasetRows, Identity, Scope
@@ -142,6 +144,7 @@ class Collection:
         self.backoff = backoff_seconds
         self.deps = dependencies(sources)
         self.outcomes: dict[str, Outcome] = {s.name: Outcome(s.name) for s in sources}
+        self._walks: dict[str, SystemWalk] = {}
         self._exported = self._exported_columns(sources)
 
     @staticmethod
@@ -158,20 +161,29 @@ class Collection:
         """Collect every system (dependencies first, the rest in parallel)."""
         waiting = dict(self.deps)
         running: dict[Future[None], str] = {}
-        with ThreadPoolExecutor(max(1, min(8, len(waiting))), "ferry-collect") as pool:
-            while waiting or running:
-                for name in sorted(waiting):
-                    if not waiting[name] & (set(waiting) | set(running.values())):
-                        del waiting[name]
-                        running[pool.submit(self._system, name)] = name
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    if future.exception() is not None:  # a bug, not the system: still a gap
-                        exc = future.exception()
-                        self.outcomes[name].status = "failed"
-                        self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+        while waiting or running:
+            for name in sorted(waiting):
+                if not waiting[name] & (set(waiting) | set(running.values())):
+                    del waiting[name]
+                    running[threads.submit(partial(self._system, name))] = name
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                exc = future.exception()
+                if exc is not None:  # a bug, not the system: still a gap
+                    self.outcomes[name].status = "failed"
+                    self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+        if self.gaps():
+            self._persist()
         return self.outcomes
+
+    def _persist(self) -> None:
+        """Some system failed: keep what the others found, so a retry or a partial delivery
+        does not read them again."""
+        for name, walk in self._walks.items():
+            if self.outcomes[name].status == "done":
+                complete = all(self.outcomes[d].status == "done" for d in self.deps[name])
+                walk.persist("done" if complete else "partial")
 
     def _covered(self, name: str) -> list[Person]:
         return [p for p in self.people.values() if p.scope.covers_system(name)]
@@ -194,7 +206,7 @@ class Collection:
         for attempt in range(1, options.retries + 2):
             outcome.attempts = attempt
             try:
-                outcome.result = self._attempt(source, folder, people, not failed_deps)
+                outcome.result = self._attempt(source, folder, people)
             except FerryError as exc:
                 outcome.error = exc.message
             except Exception as exc:  # a client system can fail in any way: it is a gap
@@ -215,46 +227,26 @@ class Collection:
                 "(the system compares differently); they were left out"
             )
 
-    def _attempt(
-        self, source: Source, folder: Path, people: list[Person], complete: bool
-    ) -> WalkResult:
+    def _attempt(self, source: Source, folder: Path, people: list[Person]) -> WalkResult:
         """One attempt, in a thread of its own so the time limit holds even if it hangs."""
         options = source.datamap.collection
         cancel = threading.Event()
-        box: dict[str, object] = {}
-
-        def body() -> None:
-            try:
-                box["result"] = self._walk(source, folder, people, cancel, complete)
-            except BaseException as exc:
-                box["error"] = exc
-
-        thread = threading.Thread(target=body, name=f"ferry-{source.name}", daemon=True)
-        thread.start()
-        thread.join(options.timeout_seconds)
-        if thread.is_alive():
+        future = threads.submit(lambda: self._walk(source, folder, people, cancel))
+        try:
+            result = future.result(timeout=options.timeout_seconds)
+        except TimeoutError:
             cancel.set()
             raise FerryError(
                 f"system {source.name!r} did not finish within {options.timeout_seconds:g} s",
                 code="system_timeout",
-            )
-        if "error" in box:
-            error = box["error"]
-            assert isinstance(error, BaseException)
-            if isinstance(error, Cancelled):
-                raise FerryError(f"system {source.name!r} was stopped", code="system_timeout")
-            raise error
-        result = box["result"]
+            ) from None
+        except Cancelled:
+            raise FerryError(f"system {source.name!r} was stopped", code="system_timeout") from None
         assert isinstance(result, WalkResult)
         return result
 
     def _walk(
-        self,
-        source: Source,
-        folder: Path,
-        people: list[Person],
-        cancel: threading.Event,
-        complete: bool,
+        self, source: Source, folder: Path, people: list[Person], cancel: threading.Event
     ) -> WalkResult:
         connector = source.open()
         try:
@@ -268,7 +260,14 @@ class Collection:
                 log.warning("system %s: spools lost rows, collecting it again", source.name)
                 shutil.rmtree(folder, ignore_errors=True)
                 walk = self._new_walk(source, connector, folder, people, cancel)
-            return walk.run(mark_done=complete)
+            self._walks[source.name] = walk
+            try:
+                return walk.run()
+            except Cancelled:
+                raise
+            except Exception:
+                walk.persist()  # lookups finished before the failure are not redone
+                raise
         finally:
             connector.close()
 
@@ -362,14 +361,14 @@ class Collection:
         }
         if not categories:
             return None
-        path = self.folder / system / "rows" / person.key / f"{ds.name}.spool"
+        spool = result.spools.get(key)
         keep = list(categories)
         dated = ds.timestamp if (scope.since or scope.until) else None
 
         trim = ds.fields_only or bool(scope.categories)
 
         def rows() -> Iterator[Row]:
-            for row in read_rows(path):
+            for row in spool or ():
                 if dated and not scope.covers_date(_as_date(row.get(dated))):
                     continue
                 yield {c: row.get(c) for c in keep} if trim else row

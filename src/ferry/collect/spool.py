@@ -24,49 +24,85 @@ _CHUNK_ROWS = 2000
 
 
 class RowSpool:
-    """Append rows for one (person, dataset); read them back in order, as often as needed."""
+    """Rows of one (person, dataset), in order, readable as often as needed.
 
-    def __init__(self, path: Path) -> None:
+    Small spools stay in memory (a person with tens of rows costs no file at all); from
+    ``spill_rows`` rows on, they go to disk in chunks, so memory stays flat however many rows
+    there are. ``commit()`` marks the end of a lookup: only committed rows are ever recorded
+    as done in the progress log, so rows of a lookup cut short are fetched again.
+    """
+
+    def __init__(self, path: Path, spill_rows: int | None = None) -> None:
         self.path = path
+        self.spill_rows = spill_rows or _CHUNK_ROWS
         self.count = 0
-        self._buf: list[Row] = []
+        self.committed = 0
+        self.committed_size = 0
+        self._mem: list[Row] = []
+        self._disk_rows = 0
         self._fh: Any = None
 
-    def append(self, row: Row) -> None:
-        self._buf.append(row)
-        self.count += 1
-        if len(self._buf) >= _CHUNK_ROWS:
-            self._write()
+    @property
+    def on_disk(self) -> bool:
+        return self._fh is not None or self._disk_rows > 0
 
-    def _write(self) -> None:
-        if not self._buf:
-            return
+    def append(self, row: Row) -> None:
+        self._mem.append(row)
+        self.count += 1
+        if len(self._mem) >= self.spill_rows:
+            self._spill()
+
+    def _open(self) -> Any:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab")
-        data = pickle.dumps(self._buf, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._fh
+
+    def _chunk(self, rows: list[Row]) -> None:
+        self._open()
+        data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         self._fh.write(_HEAD.pack(len(data)) + data)
-        self._buf = []
+        self._disk_rows += len(rows)
 
-    def flush(self) -> int:
-        """Write buffered rows and return the file's committed size.
-
-        Flushed to the operating system, not fsynced: a crash of Ferry loses nothing; after a
-        crash of the machine, a spool shorter than logged makes the walk start over.
-        """
-        self._write()
-        if self._fh is not None:
+    def _spill(self) -> None:
+        """Everything in memory to disk; committed rows first, so their end is known."""
+        done = self.committed - self._disk_rows
+        if done > 0:
+            self._chunk(self._mem[:done])
+            self._mem = self._mem[done:]
             self._fh.flush()
-        return self.path.stat().st_size if self.path.exists() else 0
+            self.committed_size = self._fh.tell()
+        if self._mem:
+            self._chunk(self._mem)
+            self._mem = []
+
+    def commit(self) -> None:
+        """The lookup that added the last rows is complete."""
+        self.committed = self.count
+        if self.on_disk:
+            self._spill()
+            fh = self._open()
+            fh.flush()
+            self.committed_size = fh.tell()
+
+    def persist(self) -> tuple[int, int]:
+        """Write the committed rows to disk; ``(file size, rows)`` of the committed part."""
+        if self.committed > self._disk_rows:
+            uncommitted = self._mem[self.committed - self._disk_rows :]
+            self._mem = self._mem[: self.committed - self._disk_rows]
+            self._chunk(self._mem)
+            self._mem = uncommitted
+            self._fh.flush()
+            self.committed_size = self._fh.tell()
+        return self.committed_size, self.committed
 
     def close(self) -> None:
-        self.flush()
         if self._fh is not None:
             self._fh.close()
             self._fh = None
 
     def truncate(self, size: int, count: int) -> bool:
-        """Cut the file back to ``size`` bytes holding ``count`` rows (after a crash).
+        """Resume from a file: keep its first ``size`` bytes holding ``count`` rows.
 
         False when the file is shorter than that (rows were lost): start over.
         """
@@ -76,12 +112,17 @@ class RowSpool:
         if self.path.exists():
             with self.path.open("r+b") as fh:
                 fh.truncate(size)
-        self.count = count
+        self.count = self.committed = self._disk_rows = count
+        self.committed_size = size
+        self._mem = []
         return True
 
     def __iter__(self) -> Iterator[Row]:
-        self.flush()
-        yield from read_rows(self.path)
+        if self._fh is not None:
+            self._fh.flush()
+        if self._disk_rows:
+            yield from read_rows(self.path)
+        yield from list(self._mem)
 
 
 def read_rows(path: Path) -> Iterator[Row]:

@@ -14,13 +14,14 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ferry.collect import threads
 from ferry.collect.datamap import DataMap, DatasetMap
 from ferry.collect.spool import ProgressLog, RowSpool, read_rows
 from ferry.domain.errors import InvalidInput
@@ -57,6 +58,11 @@ def norm(value: object) -> str | None:
     return None
 
 
+def spool_path(folder: Path, key: Key) -> Path:
+    """``OWNER.DATASET.spool`` in the system's folder (flat: folders are slow to remove)."""
+    return folder / f"{key[0]}.{key[1]}.spool"
+
+
 def _row_key(ds: DatasetMap, row: Row) -> Hashable:
     keys = tuple(row.get(k) for k in ds.primary_key)
     if keys and all(k is not None for k in keys) and all(isinstance(k, Hashable) for k in keys):
@@ -81,6 +87,7 @@ class WalkResult:
     discovered: dict[str, list[Identity]] = field(default_factory=dict)
     unmatched: dict[str, int] = field(default_factory=dict)
     lookups: int = 0
+    spools: dict[Key, RowSpool] = field(default_factory=dict)  # where the rows are
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,13 +102,19 @@ class WalkResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WalkResult:
+    def from_json(cls, data: dict[str, Any], folder: Path) -> WalkResult:
         def split(text: str) -> Key:
             owner, _, dataset = text.partition("/")
             return owner, dataset
 
+        counts = {split(k): int(v) for k, v in data["counts"].items()}
+        spools = {}
+        for key, count in counts.items():
+            spool = spools[key] = RowSpool(spool_path(folder, key))
+            spool.truncate(spool.path.stat().st_size if spool.path.exists() else 0, count)
         return cls(
-            counts={split(k): int(v) for k, v in data["counts"].items()},
+            spools=spools,
+            counts=counts,
             columns={split(k): list(v) for k, v in data["columns"].items()},
             exports=data["exports"],
             discovered={
@@ -145,6 +158,8 @@ class SystemWalk:
         self.exports: dict[str, dict[str, dict[str, object]]] = {}
         self.unmatched: Counter[str] = Counter()
         self.lookups = 0
+        self.durable = False
+        self._unlogged: list[dict[str, Any]] = []
         self._children = {name: datamap.children(name) for name in datamap.datasets}
 
     # --- queueing -------------------------------------------------------------------------
@@ -222,7 +237,7 @@ class SystemWalk:
                     box.setdefault(owner, {})[text] = value
 
     def _spool_path(self, key: Key) -> Path:
-        return self.folder / "rows" / key[0] / f"{key[1]}.spool"
+        return spool_path(self.folder, key)
 
     # --- running --------------------------------------------------------------------------
 
@@ -249,11 +264,10 @@ class SystemWalk:
         for lookup, done_values in logged.items():
             for value, done_owners in done_values.items():
                 self.seen.setdefault(lookup, {}).setdefault(value, set()).update(done_owners)
-        rows_dir = self.folder / "rows"
-        for path in sorted(rows_dir.glob("*/*.spool")) if rows_dir.exists() else []:
-            name = f"{path.parent.name}/{path.stem}"
-            size, count = committed.get(name, [0, 0])
-            key = (path.parent.name, path.stem)
+        for path in sorted(self.folder.glob("*.spool")) if self.folder.exists() else []:
+            owner, _, dataset = path.stem.partition(".")
+            key = (owner, dataset)
+            size, count = committed.get(f"{owner}/{dataset}", [0, 0])
             spool = self.spools[key] = RowSpool(path)
             if not spool.truncate(size, count):
                 raise SpoolLost(f"{path} is shorter than its progress log says")
@@ -270,8 +284,8 @@ class SystemWalk:
                     self.columns[key].update(dict.fromkeys(row))
                     break
 
-    def run(self, mark_done: bool = True) -> WalkResult:
-        """Walk to the fixed point; ``mark_done`` records the result as final in the log."""
+    def run(self) -> WalkResult:
+        """Walk to the fixed point (nothing is logged as final: see :meth:`persist`)."""
         while self.pending:
             with self.lock:
                 wave, self.pending = self.pending, {}
@@ -285,15 +299,30 @@ class SystemWalk:
                 for lookup in group:
                     self._lookup(lookup, wave[lookup])
 
-            if self.connections == 1 or len(groups) == 1:
-                for group in groups:
-                    run_group(group)
-            else:
-                with ThreadPoolExecutor(min(self.connections, len(groups))) as pool:
-                    list(pool.map(run_group, groups))
-        result = self.result()
-        self.log.append({"done" if mark_done else "partial": True, "result": result.to_json()})
-        return result
+            self._run_groups(groups, run_group)
+        return self.result()
+
+    def _run_groups(self, groups: list[list[Lookup]], run_group: Any) -> None:
+        """Datasets of one wave in parallel, at most ``connections`` at a time."""
+        lanes = [groups[i :: self.connections] for i in range(min(self.connections, len(groups)))]
+
+        def lane(mine: list[list[Lookup]]) -> None:
+            for group in mine:
+                run_group(group)
+
+        others = [threads.submit(partial(lane, mine)) for mine in lanes[1:]]
+        errors = []
+        try:
+            lane(lanes[0])
+        except BaseException as exc:
+            errors.append(exc)
+        for future in others:
+            try:
+                future.result()
+            except BaseException as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def _lookup(self, lookup: Lookup, entries: dict[str, tuple[object, set[str]]]) -> None:
         if self.cancel.is_set():
@@ -315,19 +344,41 @@ class SystemWalk:
             for owner in owners:
                 self._take(owner, ds, row)
                 touched.add(owner)
-        spools = {}
-        for owner in sorted(touched):
-            spool = self.spools[(owner, name)]
-            spools[f"{owner}/{name}"] = [spool.flush(), spool.count]
-        values_done = {v: sorted(owners) for v, owners in owners_of.items()}
+        mine = [self.spools[(owner, name)] for owner in sorted(touched)]
+        for spool in mine:
+            spool.commit()
+        entry = {"lookup": [name, column], "values": {v: sorted(o) for v, o in owners_of.items()}}
         with self.lock:
             self.lookups += 1
-            self.log.append({"lookup": [name, column], "values": values_done, "spools": spools})
+            self._unlogged.append(entry)
+            if self.durable or any(spool.on_disk for spool in mine):
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Put committed rows on disk and log the lookups done since the last checkpoint.
+
+        Small collections never get here while running (they are cheaper to redo than to
+        record); once a spool spills to disk, every lookup is logged as it finishes.
+        """
+        sizes = {f"{o}/{d}": list(s.persist()) for (o, d), s in self.spools.items()}
+        for i, entry in enumerate(self._unlogged):
+            last = i == len(self._unlogged) - 1
+            self.log.append({**entry, "spools": sizes if last else {}})
+        if not self._unlogged and sizes:
+            self.log.append({"lookup": ["", ""], "values": {}, "spools": sizes})
+        self._unlogged = []
+        self.durable = True
+
+    def persist(self, final: str | None = None) -> None:
+        """Record what is done so a later run resumes; ``final``: "done" or "partial"."""
+        with self.lock:
+            self._checkpoint()
+            if final:
+                self.log.append({final: True, "result": self.result().to_json()})
 
     def result(self) -> WalkResult:
-        for spool in self.spools.values():
-            spool.close()
         return WalkResult(
+            spools=dict(self.spools),
             counts={k: s.count for k, s in self.spools.items()},
             columns={k: list(c) for k, c in self.columns.items()},
             exports={
@@ -342,5 +393,5 @@ class SystemWalk:
         """The result logged by an earlier, completed run of this walk, if any."""
         for entry in reversed(self.log.read()):
             if entry.get("done"):
-                return WalkResult.from_json(entry["result"])
+                return WalkResult.from_json(entry["result"], self.folder)
         return None

@@ -140,7 +140,8 @@ def load_finished(collection: Collection) -> None:
         outcome = collection.outcomes[name]
         for entry in reversed(ProgressLog(collection.folder / name / "progress.jsonl").read()):
             if entry.get("done") or entry.get("partial"):
-                outcome.status, outcome.result = "done", WalkResult.from_json(entry["result"])
+                result = WalkResult.from_json(entry["result"], collection.folder / name)
+                outcome.status, outcome.result = "done", result
                 break
         else:
             outcome.status = "failed"

@@ -201,8 +201,8 @@ class SystemWalk:
             seen.add(row_key)
         cols = self.columns.get(key)
         if cols is None:
-            cols = self.columns[key] = {}
-        if len(cols) != len(row) or not cols.keys() >= row.keys():
+            cols = self.columns[key] = dict.fromkeys(row)
+        elif len(cols) < len(row) or (len(cols) == len(row) and cols.keys() != row.keys()):
             cols.update(dict.fromkeys(row))
         if not replay:
             spool = self.spools.get(key)

@@ -147,9 +147,12 @@ def coerce(value: object, kind: type | None) -> object:
     return value if isinstance(value, kind) else _SKIP
 
 
+_EXACT = frozenset({type(None), str, int, float, bool, Decimal, date, datetime, time, bytes})
+
+
 def plain(value: object) -> object:
     """A database value as plain Python (dates, decimals and bytes stay Python objects)."""
-    if value is None or isinstance(value, _PLAIN):
+    if type(value) in _EXACT or isinstance(value, _PLAIN):
         return value
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
@@ -184,6 +187,7 @@ def _reason(err: SQLAlchemyError) -> str:
 
 _SHARED: dict[str, tuple[Engine, dict[str, sa.Table]]] = {}
 _SHARED_LOCK = threading.Lock()
+_REFLECTED: dict[str, dict[str, sa.Table]] = {}
 
 
 def shared_engine(url: str) -> tuple[Engine, dict[str, sa.Table]]:
@@ -203,6 +207,7 @@ def dispose_shared() -> None:
         for engine, _tables in _SHARED.values():
             engine.dispose()
         _SHARED.clear()
+        _REFLECTED.clear()
 
 
 class SqlConnector:
@@ -217,8 +222,10 @@ class SqlConnector:
         self.shared = shared
         if shared:
             self.engine, self._tables = shared_engine(self.config.url)
-        else:
-            self.engine, self._tables = create_readonly_engine(self.config.url), {}
+        else:  # own engine; reflected tables still shared (reflecting costs ms per table)
+            self.engine = create_readonly_engine(self.config.url)
+            with _SHARED_LOCK:
+                self._tables = _REFLECTED.setdefault(self.config.url, {})
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[sa.Connection] = []
@@ -308,14 +315,15 @@ class SqlConnector:
             names = list(result.keys())
             first = result.all()
             for row in first[:size]:
-                yield {n: plain(v) for n, v in zip(names, row, strict=True)}
+                yield dict(zip(names, map(plain, row), strict=True))
             if len(first) <= size:
                 return
             query = query.offset(size)
         result = conn.execution_options(yield_per=size).execute(query)
         names = list(result.keys())
-        for row in result:
-            yield {n: plain(v) for n, v in zip(names, row, strict=True)}
+        for part in result.partitions():
+            for row in part:
+                yield dict(zip(names, map(plain, row), strict=True))
 
     def check(self, datamap: DataMap | None = None) -> list[str]:
         """Problems reaching the database or, given a map, its missing tables and columns."""
@@ -386,4 +394,3 @@ class SqlConnector:
                 conn.close()  # back to the pool (its read-only transaction rolled back)
         if not self.shared:
             self.engine.dispose()
-            self._tables.clear()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from ferry import __version__
 from ferry.api import errors
-from ferry.api.routes import clock, downloads, requests, tenants, verify
+from ferry.api.routes import clock, collection, downloads, requests, tenants, verify
 
 
 def router() -> APIRouter:
@@ -16,6 +16,7 @@ def router() -> APIRouter:
     api.include_router(downloads.router)
     api.include_router(verify.router)
     api.include_router(clock.router)
+    api.include_router(collection.router)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, str]:

@@ -14,7 +14,7 @@ from ferry.cli import verify as verify_cli
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, Scope
-from ferry.services import collection, requests, sla
+from ferry.services import bulk, collection, gather, requests, sla
 from ferry.services.views import RequestView
 
 request_app = typer.Typer(help="Data requests.", no_args_is_help=True)
@@ -146,13 +146,21 @@ def verify(
 @request_app.command("run")
 @handle_errors
 def run(
-    request_id: str,
+    request_id: str | None = typer.Argument(None, help="the request (or --all TENANT)"),
     wait: bool = typer.Option(
         True, "--wait/--no-wait", help="the embedded default always runs in this process"
+    ),
+    all_tenant: str | None = typer.Option(
+        None, "--all", help="TENANT: collect all its verified requests together (bulk)"
     ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Collect the person's data from every system and build the package."""
+    if all_tenant is not None:
+        run_all(all_tenant, as_json)
+        return
+    if request_id is None:
+        raise InvalidInput("give a request ID, or --all TENANT")
     view = collection.run(request_id, "cli")
     emit_json(view) if as_json else _print(view)
     if view.state == "failed":
@@ -200,3 +208,43 @@ def list_(
         state_text = v.state + (" (locked)" if v.verification_locked else "")
         table.add_row(v.id, escape(v.kind), state_text, v.jurisdiction, v.due_date.isoformat())
     console.print(table)
+
+
+def run_all(tenant: str, as_json: bool) -> None:
+    result = bulk.run_all(tenant, "cli")
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{len(result.completed)} packaged, {len(result.failed)} failed")
+        for request_id, reason in result.failed.items():
+            console.print(f"  [red]{request_id}[/red] {reason}", highlight=False)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@request_app.command("gaps")
+@handle_errors
+def gaps(request_id: str, as_json: bool = JsonOpt) -> None:
+    """How each system went in the request's last collection (the gap report)."""
+    requests.show(request_id, with_events=False)
+    found = gather.show_report(request_id)
+    if as_json:
+        emit_json(found)
+        return
+    table = Table("system", "status", "attempts", "rows", "problem")
+    for g in found:
+        problem = "; ".join([g.error or "", *g.warnings]).strip("; ")
+        table.add_row(g.system, g.status, str(g.attempts), str(g.rows), problem)
+    console.print(table)
+
+
+@request_app.command("deliver-partial")
+@handle_errors
+def deliver_partial(
+    request_id: str,
+    reason: str = typer.Option(..., "--reason", help="why it goes out without the missing systems"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Package what was collected, stating in the package which systems are missing."""
+    view = bulk.deliver_partial(request_id, "cli", reason)
+    emit_json(view) if as_json else _print(view)

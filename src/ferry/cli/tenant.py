@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
-from ferry.services import systems, tenants
+from ferry.services import scan, systems, tenants
 
 tenant_app = typer.Typer(help="Client companies (tenants).", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for client systems and admins.", no_args_is_help=True)
@@ -84,18 +85,36 @@ def system_add(
     tenant: str,
     name: str,
     url: str = typer.Option(..., "--url", help="a SQLAlchemy URL of the client's database"),
-    map_file: Path = typer.Option(..., "--map", exists=True, dir_okay=False, help="data map YAML"),
+    map_file: Path | None = typer.Option(
+        None,
+        "--map",
+        exists=True,
+        dir_okay=False,
+        help="data map YAML (Ferry or Fides); "
+        "without it the system is scanned and the draft is used",
+    ),
     replace: bool = typer.Option(False, "--replace", help="replace a system of the same name"),
+    credential: list[str] = typer.Option(
+        [], "--credential", help="NAME=VALUE or NAME=env:VAR (stored encrypted; e.g. token=...)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Register a client system with its data map (checked against the system)."""
     view = systems.add_system(
-        tenant, name, url, map_file.read_text(encoding="utf-8"), actor="cli", replace=replace
+        tenant,
+        name,
+        url,
+        map_file.read_text(encoding="utf-8") if map_file else None,
+        actor="cli",
+        replace=replace,
+        credentials=parse_credentials(credential),
     )
     if as_json:
         emit_json(view)
     else:
         console.print(f"added system [bold]{escape(name)}[/bold]: {len(view.datasets)} datasets")
+        for warning in view.warnings:
+            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
 
 
 @system_app.command("test")
@@ -113,3 +132,45 @@ def system_test(tenant: str, name: str, as_json: bool = JsonOpt) -> None:
         console.print(f"[green]{escape(name)}: ok[/green] ({len(view.datasets)} datasets)")
     if view.problems:
         raise typer.Exit(1)
+
+
+def parse_credentials(items: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` or ``NAME=env:VAR`` (read from the environment, kept out of shell history)."""
+    found = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput("--credential must look like NAME=VALUE or NAME=env:VAR")
+        if value.startswith("env:"):
+            var = value.removeprefix("env:")
+            if var not in os.environ:
+                raise InvalidInput(f"--credential {name}: environment variable {var} is not set")
+            value = os.environ[var]
+        found[name.strip()] = value
+    return found
+
+
+@system_app.command("scan")
+@handle_errors
+def system_scan(
+    tenant: str,
+    name: str,
+    url: str | None = typer.Option(
+        None, "--url", help="scan this URL instead of the registered one"
+    ),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the draft map here"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Draft a data map from the schema and sampled values (for a person to review)."""
+    view = scan.scan_system(tenant, name, url)
+    if output is not None:
+        output.write_text(view.map_text, encoding="utf-8")
+    if as_json:
+        emit_json(view)
+        return
+    if output is None:
+        console.print(view.map_text, highlight=False, markup=False)
+    else:
+        console.print(f"draft map for {name}: {len(view.datasets)} datasets -> {output}")
+    for warning in view.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)

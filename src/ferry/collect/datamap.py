@@ -8,6 +8,7 @@ date-range scope and the data category of each field. See ``docs/data-map.md``.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
@@ -45,8 +46,20 @@ def check_table(name: str) -> str:
     return name
 
 
+class Provenance(StrEnum):
+    """How the client came to hold a field: the person gave it, it was observed, or derived."""
+
+    PROVIDED = "provided"
+    OBSERVED = "observed"
+    DERIVED = "derived"
+
+
 class Reference(BaseModel):
-    """This dataset's ``field`` holds values of ``to`` (``dataset.column``) in another dataset."""
+    """This dataset's ``field`` holds values of ``to`` in another dataset.
+
+    ``to`` is ``dataset.column`` in the same system, or ``system.dataset.column`` in another
+    system of the tenant (a customer id found in the CRM used to query billing).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,18 +74,29 @@ class Reference(BaseModel):
     @field_validator("to")
     @classmethod
     def _dotted_target(cls, value: str) -> str:
-        dataset, sep, column = value.partition(".")
-        if not sep or not _COLUMN.fullmatch(dataset) or not _COLUMN.fullmatch(column):
-            raise ValueError(f"{value!r} must look like dataset.column, e.g. customers.id")
+        parts = value.split(".")
+        if len(parts) == 3 and _SYSTEM.fullmatch(parts[0]):
+            parts = parts[1:]
+        if len(parts) != 2 or not all(_COLUMN.fullmatch(p) for p in parts):
+            raise ValueError(
+                f"{value!r} must look like dataset.column (customers.id) "
+                "or system.dataset.column (crm.customers.id)"
+            )
         return value
 
     @property
+    def to_system(self) -> str | None:
+        """The other system's name for a cross-system reference, else ``None``."""
+        parts = self.to.split(".")
+        return parts[0] if len(parts) == 3 else None
+
+    @property
     def to_dataset(self) -> str:
-        return self.to.partition(".")[0]
+        return self.to.split(".")[-2]
 
     @property
     def to_field(self) -> str:
-        return self.to.partition(".")[2]
+        return self.to.split(".")[-1]
 
 
 class DatasetMap(BaseModel):
@@ -88,7 +112,37 @@ class DatasetMap(BaseModel):
     references: list[Reference] = Field(default_factory=list)
     fields: dict[str, str | None] = Field(default_factory=dict)
     fields_only: bool = False
+    provenance: Provenance | None = None
+    field_provenance: dict[str, Provenance] = Field(default_factory=dict)
+    free_text: list[str] = Field(default_factory=list)
+    source: dict[str, Any] = Field(default_factory=dict)
     _linked: set[str] = PrivateAttr(default_factory=set)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _long_form_fields(cls, data: Any) -> Any:
+        """``field: {category, provenance, free_text}`` is split into the three keys."""
+        if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
+            return data
+        fields: dict[str, Any] = {}
+        provenance = dict(data.get("field_provenance") or {})
+        free_text = list(data.get("free_text") or [])
+        for column, spec in data["fields"].items():
+            if not isinstance(spec, dict):
+                fields[column] = spec
+                continue
+            unknown = set(spec) - {"category", "provenance", "free_text"}
+            if unknown:
+                raise ValueError(
+                    f"field {column!r}: unknown keys {sorted(unknown)}; "
+                    "use category, provenance, free_text"
+                )
+            fields[column] = spec.get("category")
+            if spec.get("provenance") is not None:
+                provenance[column] = spec["provenance"]
+            if spec.get("free_text") and column not in free_text:
+                free_text.append(column)
+        return {**data, "fields": fields, "field_provenance": provenance, "free_text": free_text}
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -156,6 +210,24 @@ class DatasetMap(BaseModel):
     def category_of(self, column: str) -> str | None:
         return self.fields.get(column)
 
+    def provenance_of(self, column: str) -> Provenance | None:
+        """The field's provenance, else the dataset's, else ``None`` (not stated)."""
+        return self.field_provenance.get(column, self.provenance)
+
+    def lookup_columns(self) -> list[str]:
+        """Columns this dataset can be looked up by: identity columns and reference fields."""
+        return list(dict.fromkeys([*self.identities.values(), *(r.field for r in self.references)]))
+
+
+class CollectionOptions(BaseModel):
+    """How the engine treats this system: parallel connections, time limit, retries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connections: int = Field(default=2, ge=1, le=32)
+    timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    retries: int = Field(default=2, ge=0, le=10)
+
 
 class DataMap(BaseModel):
     """The data map of one system."""
@@ -164,6 +236,8 @@ class DataMap(BaseModel):
 
     system: str
     datasets: dict[str, DatasetMap]
+    connection: dict[str, Any] = Field(default_factory=dict)
+    collection: CollectionOptions = Field(default_factory=lambda: CollectionOptions())
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
@@ -201,7 +275,12 @@ class DataMap(BaseModel):
     @model_validator(mode="after")
     def _check_references(self) -> Self:
         for ds in self.datasets.values():
+            for column in [*ds.field_provenance, *ds.free_text]:
+                if column not in ds.fields:
+                    raise ValueError(f"dataset {ds.name!r}: {column!r} is not under fields")
             for i, ref in enumerate(ds.references):
+                if ref.to_system is not None and ref.to_system != self.system:
+                    continue  # checked when the tenant's maps are put together
                 target = self.datasets.get(ref.to_dataset)
                 where = f"dataset {ds.name!r} reference {i} ({ref.field} -> {ref.to})"
                 if target is None:
@@ -219,7 +298,16 @@ class DataMap(BaseModel):
             (ds, ref)
             for ds in self.datasets.values()
             for ref in ds.references
-            if ref.to_dataset == name
+            if ref.to_dataset == name and ref.to_system in (None, self.system)
+        ]
+
+    def external_references(self) -> list[tuple[DatasetMap, Reference]]:
+        """References of this system's datasets into other systems."""
+        return [
+            (ds, ref)
+            for ds in self.datasets.values()
+            for ref in ds.references
+            if ref.to_system not in (None, self.system)
         ]
 
     def keyed_by(self, identity: IdentityType) -> list[DatasetMap]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ferry.collect.datamap import DataMap, DatasetMap
+from ferry.collect.scan import TableInfo
 from ferry.domain.errors import FerryError
 
 Row = dict[str, object]
@@ -32,4 +33,13 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class Describable(Protocol):
+    """A connector that can list its tables for ``ferry system scan``."""
+
+    def describe(self, sample: int = 30) -> list[TableInfo]:
+        """Tables with columns, keys, foreign keys and a few sampled values per column."""
         ...

@@ -4,22 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ferry.connectors.base import Connector
+from ferry.connectors.files import FileConnector
+from ferry.connectors.http import HttpConnector
 from ferry.connectors.sql import SqlConnector
 from ferry.domain.errors import InvalidInput
 
 Factory = Callable[[str], Connector]
 
-CONNECTORS: dict[str, Factory] = {"sql": SqlConnector}
+CONNECTORS: dict[str, Factory] = {"sql": SqlConnector, "files": FileConnector}
 """Connector factories keyed by kind; each takes the system's URL."""
+
+Options = dict[str, Any]
+FullFactory = Callable[[str, Options, dict[str, str]], Connector]
+
+
+def _sql(url: str, _connection: Options, credentials: dict[str, str]) -> Connector:
+    parsed = make_url(url)
+    if credentials.get("password") and parsed.password is None:
+        parsed = parsed.set(password=credentials["password"])
+    # a pooled SQLite connection would keep reading a file that was replaced: not shared
+    shared = parsed.get_backend_name() != "sqlite"
+    return SqlConnector(parsed.render_as_string(hide_password=False), shared=shared)
+
+
+FACTORIES: dict[str, FullFactory] = {
+    "sql": _sql,
+    "files": lambda url, connection, _creds: FileConnector(url, connection),
+    "http": lambda url, connection, creds: HttpConnector(url, connection, creds),
+}
+"""Factories taking (url, the map's ``connection`` settings, decrypted credentials)."""
 
 _HINT = (
     "use a SQLAlchemy URL such as postgresql+psycopg://user@host/db, "
-    "mysql+pymysql://user@host/db or sqlite:///path/to/file.db"
+    "mysql+pymysql://user@host/db or sqlite:///path/to/file.db, a folder of files, "
+    "or an https:// API base URL"
 )
 
 
@@ -40,15 +64,24 @@ def connector_kind(url: str) -> tuple[str, str]:
         if path.is_file():
             return "sql", URL.create("sqlite", database=str(path.resolve())).render_as_string()
         if path.is_dir():
-            raise InvalidInput(f"folders of files ({url!r}) are not supported yet; {_HINT}")
+            return "files", str(path.resolve())
         raise InvalidInput(f"{url!r} is neither a URL nor an existing database file; {_HINT}")
+    if url.startswith("file://"):
+        folder = Path(url.removeprefix("file://"))
+        if not folder.is_dir():
+            raise InvalidInput(f"{url!r}: folder {str(folder)!r} not found")
+        return "files", str(folder.resolve())
+    if url.startswith(("http://", "https://")):
+        return "http", url
     if _sqlalchemy_url(url) is not None:
         return "sql", url
     scheme = url.split("://", 1)[0]
     raise InvalidInput(f"systems at {scheme}:// URLs are not supported yet; {_HINT}")
 
 
-def open_connector(url: str) -> Connector:
+def open_connector(
+    url: str, connection: Options | None = None, credentials: dict[str, str] | None = None
+) -> Connector:
     """The connector for ``url``; nothing connects until the first fetch or check."""
     kind, target = connector_kind(url)
-    return CONNECTORS[kind](target)
+    return FACTORIES[kind](target, dict(connection or {}), dict(credentials or {}))

@@ -8,7 +8,9 @@ neither match rows nor make the database raise.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
@@ -23,6 +25,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from ferry.collect.datamap import DataMap, DatasetMap
+from ferry.collect.scan import ColumnInfo, TableInfo
 from ferry.connectors.base import ConnectorError, Row
 
 _SKIP = object()
@@ -59,10 +62,10 @@ def _session_readonly_sql(backend: str) -> str | None:
     }.get(backend)
 
 
-def create_readonly_engine(url: str | URL) -> Engine:
+def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
     """An engine whose every new connection is put in read-only mode."""
     target = readonly_url(url)
-    engine = sa.create_engine(target, pool_pre_ping=True)
+    engine = sa.create_engine(target, pool_pre_ping=pre_ping, pool_recycle=1800)
     statement = _session_readonly_sql(target.get_backend_name())
     if statement:
 
@@ -144,9 +147,12 @@ def coerce(value: object, kind: type | None) -> object:
     return value if isinstance(value, kind) else _SKIP
 
 
+_EXACT = frozenset({type(None), str, int, float, bool, Decimal, date, datetime, time, bytes})
+
+
 def plain(value: object) -> object:
     """A database value as plain Python (dates, decimals and bytes stay Python objects)."""
-    if value is None or isinstance(value, _PLAIN):
+    if type(value) in _EXACT or isinstance(value, _PLAIN):
         return value
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
@@ -179,13 +185,50 @@ def _reason(err: SQLAlchemyError) -> str:
     return type(err).__name__
 
 
-class SqlConnector:
-    """Reads mapped tables of one SQL database, read-only and in batches."""
+_SHARED: dict[str, tuple[Engine, dict[str, sa.Table]]] = {}
+_SHARED_LOCK = threading.Lock()
+_REFLECTED: dict[str, dict[str, sa.Table]] = {}
 
-    def __init__(self, config: SqlConnectorConfig | str) -> None:
+
+def shared_engine(url: str) -> tuple[Engine, dict[str, sa.Table]]:
+    """One read-only engine (connection pool) and table cache per URL for the whole process,
+    so a request does not pay for connecting and reflecting tables again."""
+    with _SHARED_LOCK:
+        if url not in _SHARED:
+            # no ping per checkout (a round trip per lookup): a dead pooled connection fails
+            # the lookup, is invalidated, and the engine's retry gets a fresh one
+            _SHARED[url] = (create_readonly_engine(url, pre_ping=False), {})
+        return _SHARED[url]
+
+
+def dispose_shared() -> None:
+    """Close every shared pool (tests, shutdown)."""
+    with _SHARED_LOCK:
+        for engine, _tables in _SHARED.values():
+            engine.dispose()
+        _SHARED.clear()
+        _REFLECTED.clear()
+
+
+class SqlConnector:
+    """Reads mapped tables of one SQL database, read-only and in batches.
+
+    ``shared=True`` uses the process-wide pool and table cache for the URL (what collection
+    uses); otherwise the connector has its own engine, disposed on ``close()``.
+    """
+
+    def __init__(self, config: SqlConnectorConfig | str, *, shared: bool = False) -> None:
         self.config = SqlConnectorConfig(url=config) if isinstance(config, str) else config
-        self.engine = create_readonly_engine(self.config.url)
-        self._tables: dict[str, sa.Table] = {}
+        self.shared = shared
+        if shared:
+            self.engine, self._tables = shared_engine(self.config.url)
+        else:  # own engine; reflected tables still shared (reflecting costs ms per table)
+            self.engine = create_readonly_engine(self.config.url)
+            with _SHARED_LOCK:
+                self._tables = _REFLECTED.setdefault(self.config.url, {})
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sa.Connection] = []
 
     @property
     def safe_url(self) -> str:
@@ -222,12 +265,28 @@ class SqlConnector:
     def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
         """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""
         try:
-            with self.engine.connect() as conn:
-                yield from self._fetch(conn, dataset, column, values)
+            yield from self._fetch(self._connection(), dataset, column, values)
         except SQLAlchemyError as err:
+            self._drop_connection()
             raise ConnectorError(
                 f"reading dataset {dataset.name!r} from {self.safe_url} failed: {_reason(err)}"
             ) from None
+
+    def _connection(self) -> sa.Connection:
+        """One connection per thread for the connector's life (a walk makes many lookups)."""
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self.engine.connect()
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.invalidate()
 
     def _fetch(
         self, conn: sa.Connection, dataset: DatasetMap, column: str, values: Sequence[object]
@@ -238,14 +297,37 @@ class SqlConnector:
         wanted = [v for v in (coerce(v, kind) for v in values) if v is not _SKIP]
         unique = list(dict.fromkeys(wanted))
         base = self._select(table, dataset)
-        streaming = conn.execution_options(yield_per=self.config.batch_size)
+        ordered = bool(dataset.primary_key) and all(k in table.c for k in dataset.primary_key)
         for chunk in batched(unique, self.config.batch_size):
-            result = streaming.execute(base.where(key.in_(chunk)))
-            for row in result.mappings():
-                yield {name: plain(value) for name, value in row.items()}
+            query = base.where(key.in_(chunk))
+            yield from self._rows(conn, query, ordered)
+
+    def _rows(self, conn: sa.Connection, query: sa.Select[Any], ordered: bool) -> Iterator[Row]:
+        """A person's few rows in one round trip; a big result streamed (server-side cursor).
+
+        The first ``batch_size`` rows are read plainly; only when there are more is the rest
+        streamed, from that offset (rows are ordered by primary key, so the offset is stable).
+        """
+        size = self.config.batch_size
+        names: list[str] | None = None
+        if ordered:
+            result = conn.execute(query.limit(size + 1))
+            names = list(result.keys())
+            first = result.all()
+            for row in first[:size]:
+                yield dict(zip(names, map(plain, row), strict=True))
+            if len(first) <= size:
+                return
+            query = query.offset(size)
+        result = conn.execution_options(yield_per=size).execute(query)
+        names = list(result.keys())
+        for part in result.partitions():
+            for row in part:
+                yield dict(zip(names, map(plain, row), strict=True))
 
     def check(self, datamap: DataMap | None = None) -> list[str]:
         """Problems reaching the database or, given a map, its missing tables and columns."""
+        self._tables.clear()  # the schema may have changed: reflect again
         try:
             with self.engine.connect() as conn:
                 conn.execute(sa.select(1))
@@ -271,6 +353,44 @@ class SqlConnector:
                 problems.append(f"dataset {ds.name!r}: table {ds.table!r} has no column {cols}")
         return problems
 
+    def describe(self, sample: int = 30) -> list[TableInfo]:
+        """Tables, columns, keys and up to ``sample`` values per column (read-only)."""
+        try:
+            with self.engine.connect() as conn:
+                inspector = sa.inspect(conn)
+                return [
+                    self._describe(conn, inspector, name, sample)
+                    for name in sorted(inspector.get_table_names())
+                ]
+        except SQLAlchemyError as err:
+            raise ConnectorError(
+                f"cannot read the schema of {self.safe_url}: {_reason(err)}"
+            ) from None
+
+    @staticmethod
+    def _describe(
+        conn: sa.Connection, inspector: sa.Inspector, name: str, sample: int
+    ) -> TableInfo:
+        columns = inspector.get_columns(name)
+        table = sa.Table(name, sa.MetaData(), *(sa.Column(c["name"]) for c in columns))
+        rows = conn.execute(sa.select(table).limit(sample)).all() if sample else []
+        infos = [
+            ColumnInfo(c["name"], str(c["type"]), [plain(r[i]) for r in rows])
+            for i, c in enumerate(columns)
+        ]
+        keys = list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
+        fks = [
+            (col, str(fk["referred_table"]), ref)
+            for fk in inspector.get_foreign_keys(name)
+            for col, ref in zip(fk["constrained_columns"], fk["referred_columns"], strict=False)
+        ]
+        return TableInfo(name, infos, keys, fks)
+
     def close(self) -> None:
-        self.engine.dispose()
-        self._tables.clear()
+        with self._lock:
+            open_, self._open = self._open, []
+        for conn in open_:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()  # back to the pool (its read-only transaction rolled back)
+        if not self.shared:
+            self.engine.dispose()

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-from ferry.collect.datamap import load_datamap
-from ferry.collect.planner import collect
-from ferry.connectors.registry import open_connector
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta, write_package
-from ferry.services import notify
+from ferry.services import gather, notify
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings
-from ferry.store import requests, systems
-from ferry.store.tables import Package
+from ferry.store import requests
+from ferry.store.tables import Package, Request
 
 _STARTABLE = (RequestState.VERIFIED, RequestState.FAILED, RequestState.REVIEW)
 
@@ -58,55 +54,66 @@ def execute(request_id: str, actor: str) -> RequestView:
 def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]]:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        identities = [Identity.parse(i.type, i.value) for i in req.identities]
-        scope = Scope.from_dict(req.scope)
-        sources = [(s.name, s.url, s.datamap) for s in systems.for_tenant(session, tenant.id)]
-        meta = PackageMeta(
-            tenant=tenant.name,
-            request_id=req.id,
-            created=req.received_at,
-            subject_label="the person who made this request",
-            kind=req.kind,
-            scope=_describe(scope),
+        person = gather.Person(
+            req.id,
+            [Identity.parse(i.type, i.value) for i in req.identities],
+            Scope.from_dict(req.scope),
         )
+        sources = gather.sources(session, tenant.id)
+        meta = _meta(req, tenant.name, person.scope)
         slug = tenant.slug
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
             code="no_systems",
         )
+    folder = gather.work_folder(slug, request_id)
+    engine = gather.Collection(sources, [person], folder)
+    outcomes = engine.run()
+    with unit_of_work() as session:
+        gather.save_report(session, request_id, outcomes)
+    if engine.gaps():
+        raise gather.GapError(gather.gap_summary(outcomes))
+    return _package(slug, request_id, engine, person, meta)
+
+
+def _meta(req: Request, tenant_name: str, scope: Scope) -> PackageMeta:
+    return PackageMeta(
+        tenant=tenant_name,
+        request_id=req.id,
+        created=req.received_at,
+        subject_label="the person who made this request",
+        kind=req.kind,
+        scope=_describe(scope),
+    )
+
+
+def _package(
+    slug: str,
+    request_id: str,
+    engine: gather.Collection,
+    person: gather.Person,
+    meta: PackageMeta,
+    extra: list[DatasetRows] | None = None,
+    cleanup: bool = True,
+) -> tuple[Package, dict[str, list[str]]]:
+    """Write the package from the engine's spools, then delete the work folder."""
     folder = get_settings().packages_dir / slug / request_id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "package.zip"
-    notes: dict[str, list[str]] = {"unreachable": [], "discovered": []}
-    info = write_package(path, _gather(sources, identities, scope, notes), meta)
+    info = write_package(path, [*engine.datasets(person), *(extra or [])], meta)
+    if cleanup:
+        gather.remove_work(engine.folder)
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
     ]
+    notes = {
+        "unreachable": engine.unreachable(person),
+        "discovered": sorted({i.type.value for i in engine.discovered(person)}),
+    }
     return Package(
         request_id=request_id, path=str(path), sha256=info.sha256, size=info.size, files=files
     ), notes
-
-
-def _gather(
-    sources: list[tuple[str, str, str]],
-    identities: list[Identity],
-    scope: Scope,
-    notes: dict[str, list[str]],
-) -> Iterator[DatasetRows]:
-    """Each system's datasets in turn; what could not be reached is noted for the audit trail."""
-    for name, url, map_text in sources:
-        if not scope.covers_system(name):
-            continue
-        datamap = load_datamap(map_text).model_copy(update={"system": name})
-        connector = open_connector(url)
-        try:
-            result = collect(connector, datamap, identities, scope)
-        finally:
-            connector.close()
-        notes["unreachable"].extend(f"{name}.{d}" for d in result.unreachable)
-        notes["discovered"].extend(sorted({i.type.value for i in result.discovered}))
-        yield from result.datasets
 
 
 def _describe(scope: Scope) -> str:

@@ -61,6 +61,7 @@ class System(Base):
     url: Mapped[str] = mapped_column(Text)
     datamap: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    credentials: Mapped[str | None] = mapped_column(Text)  # encrypted (crypto.secretbox)
 
 
 class Request(Base):
@@ -270,3 +271,19 @@ class RequestClock(Base):
     reminders_sent: Mapped[list[Any]] = mapped_column(default=list)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CollectionSystem(Base):
+    """How collecting one system for one request went: the gap report, one row per system."""
+
+    __tablename__ = "collection_systems"
+    __table_args__ = (UniqueConstraint("request_id", "system"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

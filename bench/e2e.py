@@ -1,0 +1,68 @@
+"""Requests end to end through the services (submit -> verify -> collect -> package -> ready),
+on the embedded store (SQLite), one by one and in bulk."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import time
+from pathlib import Path
+
+from bench.estate import MAP, Estate, email
+from ferry.domain.models import Identity
+from ferry.services import bulk, collection, requests, systems, tenants, verification
+from ferry.settings import reset_settings
+from ferry.store.migrate import upgrade
+
+
+def _store(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["FERRY_VAR_DIR"] = str(folder)
+    os.environ["FERRY_DATABASE_URL"] = f"sqlite:///{folder / 'ferry.db'}"
+    os.environ["FERRY_SECRET_KEY"] = secrets.token_urlsafe(32)
+    reset_settings()
+    upgrade()
+    tenants.create_tenant("bench", "Bench Ltd", ["GB"])
+    systems.add_system("bench", "shop", estate_url, MAP)
+
+
+estate_url = ""
+
+
+def _submit(person: str) -> str:
+    view = requests.submit("bench", "access", [Identity.parse("email", person)], channel="api")
+    verification.attest(view.id, "bench", "benchmark")
+    return view.id
+
+
+def run(estate: Estate, tmp: Path, people: int) -> None:
+    global estate_url
+    estate_url = estate.sqlite_url
+    rnd = random.Random(3)
+    emails = [email(i) for i in rnd.sample(range(2, estate.customers + 1), people)]
+    _store(tmp / "e2e-one")
+    few = emails[: min(200, people)]
+    start = time.perf_counter()
+    for person in few:
+        view = collection.run(_submit(person), "bench")
+        assert view.state == "ready", view.failure
+    one = time.perf_counter() - start
+    print(
+        f"end to end one by one (sqlite store, {len(few)} requests): "
+        f"{len(few) / one:7.1f} requests/s ({one / len(few) * 1000:.1f} ms each)",
+        flush=True,
+    )
+    _store(tmp / "e2e-bulk")
+    start = time.perf_counter()
+    for person in emails:
+        _submit(person)
+    submitted = time.perf_counter() - start
+    result = bulk.run_all("bench", "bench")
+    total = time.perf_counter() - start
+    assert len(result.completed) == len(emails), result.failed
+    print(
+        f"end to end bulk (sqlite store, {len(emails)} requests): {len(emails) / total:7.1f} "
+        f"requests/s (submit+verify {submitted:.1f} s, collect+package {total - submitted:.1f} s)",
+        flush=True,
+    )

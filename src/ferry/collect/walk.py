@@ -1,0 +1,397 @@
+"""One system's walk for one person or many at once (bulk), streaming rows to disk, resumable.
+
+Like :mod:`ferry.collect.planner`, the walk follows references only "down" and turns identity
+columns of found rows into new identities, until no new ``(dataset, column, value)`` is left.
+Unlike it, every lookup carries the values of all the people being collected: one
+``WHERE column IN (...)`` or one pass over a file serves them all, and each row returned goes
+to the people whose value it matched. Rows go straight to per-person spools on disk; after each
+lookup a line in ``progress.jsonl`` records what is done, so a crashed walk resumes there.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import date, time
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferry.collect import threads
+from ferry.collect.datamap import DataMap, DatasetMap
+from ferry.collect.spool import ProgressLog, RowSpool, read_rows
+from ferry.domain.errors import InvalidInput
+from ferry.domain.models import Identity, IdentityType
+
+if TYPE_CHECKING:
+    from ferry.connectors.base import Connector, Row
+
+Lookup = tuple[str, str]  # (dataset, column)
+Key = tuple[str, str]  # (owner, dataset)
+_CHECK_EVERY = 1000
+
+
+class SpoolLost(Exception):
+    """A spool lost rows the log says were written (the machine crashed): start over."""
+
+
+class Cancelled(Exception):
+    """The engine gave up on this walk (time limit); it stops at the next batch of rows."""
+
+
+def norm(value: object) -> str | None:
+    """The text a lookup value is matched by (``42``, ``"42"`` and ``42.0`` are the same)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value.strip().casefold() or None
+    if isinstance(value, float | Decimal):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return str(int(value)) if value == int(value) else str(value)
+    if isinstance(value, int | uuid.UUID | date | time):
+        return str(value)
+    return None
+
+
+def spool_path(folder: Path, key: Key) -> Path:
+    """``OWNER.DATASET.spool`` in the system's folder (flat: folders are slow to remove)."""
+    return folder / f"{key[0]}.{key[1]}.spool"
+
+
+def _row_key(ds: DatasetMap, row: Row) -> Hashable:
+    keys = tuple(row.get(k) for k in ds.primary_key)
+    if keys and all(k is not None for k in keys) and all(isinstance(k, Hashable) for k in keys):
+        return keys
+    return tuple(sorted((k, repr(v)) for k, v in row.items()))
+
+
+def _identity(kind: IdentityType, value: str) -> Identity:
+    try:
+        return Identity.parse(kind.value, value)
+    except InvalidInput:
+        return Identity(kind, value.strip())
+
+
+@dataclass
+class WalkResult:
+    """What a finished walk leaves behind (the rows themselves are in the spools)."""
+
+    counts: dict[Key, int] = field(default_factory=dict)
+    columns: dict[Key, list[str]] = field(default_factory=dict)
+    exports: dict[str, dict[str, list[object]]] = field(default_factory=dict)  # "ds.col" -> owner
+    discovered: dict[str, list[Identity]] = field(default_factory=dict)
+    unmatched: dict[str, int] = field(default_factory=dict)
+    lookups: int = 0
+    spools: dict[Key, RowSpool] = field(default_factory=dict)  # where the rows are
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": {f"{o}/{d}": n for (o, d), n in self.counts.items()},
+            "columns": {f"{o}/{d}": c for (o, d), c in self.columns.items()},
+            "exports": self.exports,
+            "discovered": {
+                o: [[i.type.value, i.value] for i in ids] for o, ids in self.discovered.items()
+            },
+            "unmatched": self.unmatched,
+            "lookups": self.lookups,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], folder: Path) -> WalkResult:
+        def split(text: str) -> Key:
+            owner, _, dataset = text.partition("/")
+            return owner, dataset
+
+        counts = {split(k): int(v) for k, v in data["counts"].items()}
+        spools = {}
+        for key, count in counts.items():
+            spool = spools[key] = RowSpool(spool_path(folder, key))
+            spool.truncate(spool.path.stat().st_size if spool.path.exists() else 0, count)
+        return cls(
+            spools=spools,
+            counts=counts,
+            columns={split(k): list(v) for k, v in data["columns"].items()},
+            exports=data["exports"],
+            discovered={
+                o: [Identity(IdentityType(t), v) for t, v in ids]
+                for o, ids in data["discovered"].items()
+            },
+            unmatched=data["unmatched"],
+            lookups=int(data.get("lookups", 0)),
+        )
+
+
+class SystemWalk:
+    """State of one system's collection for a set of people ("owners", e.g. request ids)."""
+
+    def __init__(
+        self,
+        datamap: DataMap,
+        connector: Connector,
+        folder: Path,
+        *,
+        exported: set[Lookup] | None = None,
+        connections: int = 1,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.map = datamap
+        self.connector = connector
+        self.folder = folder
+        self.log = ProgressLog(folder / "progress.jsonl")
+        self.connections = connections
+        self.cancel = cancel or threading.Event()
+        self.lock = threading.Lock()
+        self.multi = {d.name for d in datamap.datasets.values() if len(d.lookup_columns()) > 1}
+        self.exported = exported or set()
+        self.spools: dict[Key, RowSpool] = {}
+        self.columns: dict[Key, dict[str, None]] = {}
+        self.keys: dict[Key, set[Hashable]] = {}
+        self.seen: dict[Lookup, dict[str, set[str]]] = {}
+        self.pending: dict[Lookup, dict[str, tuple[object, set[str]]]] = {}
+        self.known: dict[str, set[Identity]] = {}
+        self.discovered: dict[str, list[Identity]] = {}
+        self.exports: dict[str, dict[str, dict[str, object]]] = {}
+        self.unmatched: Counter[str] = Counter()
+        self.lookups = 0
+        self.durable = False
+        self._unlogged: list[dict[str, Any]] = []
+        self._children = {name: datamap.children(name) for name in datamap.datasets}
+
+    # --- queueing -------------------------------------------------------------------------
+
+    def seed(self, owner: str, identities: list[Identity]) -> None:
+        known = self.known.setdefault(owner, set())
+        for identity in identities:
+            known.add(identity)
+            self._queue_identity(owner, identity)
+
+    def seed_value(self, owner: str, lookup: Lookup, value: object) -> None:
+        """A value found in another system (a cross-system reference)."""
+        self._queue(owner, lookup, value)
+
+    def _queue(self, owner: str, lookup: Lookup, value: object) -> None:
+        key = norm(value)
+        if key is None:
+            return
+        owners = self.seen.setdefault(lookup, {}).setdefault(key, set())
+        if owner in owners:
+            return
+        owners.add(owner)
+        entry = self.pending.setdefault(lookup, {}).setdefault(key, (value, set()))
+        entry[1].add(owner)
+
+    def _queue_identity(self, owner: str, identity: Identity) -> None:
+        for ds in self.map.keyed_by(identity.type):
+            self._queue(owner, (ds.name, ds.identities[identity.type]), identity.value)
+
+    # --- taking rows ----------------------------------------------------------------------
+
+    def _take(self, owner: str, ds: DatasetMap, row: Row, replay: bool = False) -> bool:
+        key = (owner, ds.name)
+        if ds.name in self.multi:
+            seen = self.keys.setdefault(key, set())
+            row_key = _row_key(ds, row)
+            if row_key in seen:
+                return False
+            seen.add(row_key)
+        cols = self.columns.get(key)
+        if cols is None:
+            cols = self.columns[key] = dict.fromkeys(row)
+        elif len(cols) < len(row) or (len(cols) == len(row) and cols.keys() != row.keys()):
+            cols.update(dict.fromkeys(row))
+        if not replay:
+            spool = self.spools.get(key)
+            if spool is None:
+                spool = self.spools[key] = RowSpool(self._spool_path(key))
+            spool.append(row)
+        children = self._children[ds.name]
+        if children or ds.identities or self.exported:
+            with self.lock:
+                self._follow(owner, ds, row, children)
+        return True
+
+    def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
+        for child, ref in children:
+            self._queue(owner, (child.name, ref.field), row.get(ref.to_field))
+        for kind, column in ds.identities.items():
+            value = row.get(column)
+            if value is None or isinstance(value, bool) or str(value).strip() == "":
+                continue
+            found = _identity(kind, str(value))
+            known = self.known.setdefault(owner, set())
+            if found not in known:
+                known.add(found)
+                self.discovered.setdefault(owner, []).append(found)
+                self._queue_identity(owner, found)
+        for dataset, column in self.exported:
+            if dataset == ds.name:
+                value = row.get(column)
+                text = norm(value)
+                if text is not None:
+                    box = self.exports.setdefault(f"{dataset}.{column}", {})
+                    box.setdefault(owner, {})[text] = value
+
+    def _spool_path(self, key: Key) -> Path:
+        return spool_path(self.folder, key)
+
+    # --- running --------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Mark logged lookups done, cut spools back to what was logged, replay their rows."""
+        committed: dict[str, list[int]] = {}
+        logged: dict[Lookup, dict[str, set[str]]] = {}
+        for entry in self.log.read():
+            if "lookup" not in entry:
+                continue
+            lookup = (str(entry["lookup"][0]), str(entry["lookup"][1]))
+            for value, owners in entry["values"].items():
+                logged.setdefault(lookup, {}).setdefault(value, set()).update(owners)
+            committed.update(entry["spools"])
+            self.lookups += 1
+        for lookup, entries in list(self.pending.items()):
+            done = logged.get(lookup, {})
+            for value, (_raw, owners) in list(entries.items()):
+                owners -= done.get(value, set())
+                if not owners:
+                    del entries[value]
+            if not entries:
+                del self.pending[lookup]
+        for lookup, done_values in logged.items():
+            for value, done_owners in done_values.items():
+                self.seen.setdefault(lookup, {}).setdefault(value, set()).update(done_owners)
+        for path in sorted(self.folder.glob("*.spool")) if self.folder.exists() else []:
+            owner, _, dataset = path.stem.partition(".")
+            key = (owner, dataset)
+            size, count = committed.get(f"{owner}/{dataset}", [0, 0])
+            spool = self.spools[key] = RowSpool(path)
+            if not spool.truncate(size, count):
+                raise SpoolLost(f"{path} is shorter than its progress log says")
+        for key, spool in self.spools.items():
+            ds = self.map.datasets.get(key[1])
+            if ds is None:
+                continue
+            if self._children[ds.name] or ds.identities or self.exported or ds.name in self.multi:
+                for row in read_rows(spool.path):
+                    self._take(key[0], ds, row, replay=True)
+            else:
+                self.columns.setdefault(key, {})
+                for row in read_rows(spool.path):
+                    self.columns[key].update(dict.fromkeys(row))
+                    break
+
+    def run(self) -> WalkResult:
+        """Walk to the fixed point (nothing is logged as final: see :meth:`persist`)."""
+        while self.pending:
+            with self.lock:
+                wave, self.pending = self.pending, {}
+            order = {name: i for i, name in enumerate(self.map.datasets)}
+            by_dataset: dict[str, list[Lookup]] = {}
+            for lookup in sorted(wave, key=lambda lk: (order.get(lk[0], 0), lk[1])):
+                by_dataset.setdefault(lookup[0], []).append(lookup)
+            groups = list(by_dataset.values())
+
+            def run_group(group: list[Lookup], wave: Any = wave) -> None:
+                for lookup in group:
+                    self._lookup(lookup, wave[lookup])
+
+            self._run_groups(groups, run_group)
+        return self.result()
+
+    def _run_groups(self, groups: list[list[Lookup]], run_group: Any) -> None:
+        """Datasets of one wave in parallel, at most ``connections`` at a time."""
+        lanes = [groups[i :: self.connections] for i in range(min(self.connections, len(groups)))]
+
+        def lane(mine: list[list[Lookup]]) -> None:
+            for group in mine:
+                run_group(group)
+
+        others = [threads.submit(partial(lane, mine)) for mine in lanes[1:]]
+        errors = []
+        try:
+            lane(lanes[0])
+        except BaseException as exc:
+            errors.append(exc)
+        for future in others:
+            try:
+                future.result()
+            except BaseException as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def _lookup(self, lookup: Lookup, entries: dict[str, tuple[object, set[str]]]) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
+        name, column = lookup
+        ds = self.map.datasets[name]
+        owners_of = {v: owners for v, (_value, owners) in entries.items()}
+        values = [value for value, _owners in entries.values()]
+        touched: set[str] = set()
+        sets = {frozenset(owners) for owners in owners_of.values()}
+        single = next(iter(owners_of.values())) if len(sets) == 1 else None
+        for i, row in enumerate(self.connector.fetch(ds, column, values)):
+            if i % _CHECK_EVERY == 0 and self.cancel.is_set():
+                raise Cancelled
+            owners = single if single is not None else owners_of.get(norm(row.get(column)) or "")
+            if owners is None:
+                self.unmatched[name] += 1
+                continue
+            for owner in owners:
+                self._take(owner, ds, row)
+                touched.add(owner)
+        mine = [self.spools[(owner, name)] for owner in sorted(touched)]
+        for spool in mine:
+            spool.commit()
+        entry = {"lookup": [name, column], "values": {v: sorted(o) for v, o in owners_of.items()}}
+        with self.lock:
+            self.lookups += 1
+            self._unlogged.append(entry)
+            if self.durable or any(spool.on_disk for spool in mine):
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Put committed rows on disk and log the lookups done since the last checkpoint.
+
+        Small collections never get here while running (they are cheaper to redo than to
+        record); once a spool spills to disk, every lookup is logged as it finishes.
+        """
+        sizes = {f"{o}/{d}": list(s.persist()) for (o, d), s in self.spools.items()}
+        for i, entry in enumerate(self._unlogged):
+            last = i == len(self._unlogged) - 1
+            self.log.append({**entry, "spools": sizes if last else {}})
+        if not self._unlogged and sizes:
+            self.log.append({"lookup": ["", ""], "values": {}, "spools": sizes})
+        self._unlogged = []
+        self.durable = True
+
+    def persist(self, final: str | None = None) -> None:
+        """Record what is done so a later run resumes; ``final``: "done" or "partial"."""
+        with self.lock:
+            self._checkpoint()
+            if final:
+                self.log.append({final: True, "result": self.result().to_json()})
+
+    def result(self) -> WalkResult:
+        return WalkResult(
+            spools=dict(self.spools),
+            counts={k: s.count for k, s in self.spools.items()},
+            columns={k: list(c) for k, c in self.columns.items()},
+            exports={
+                k: {o: list(v.values()) for o, v in box.items()} for k, box in self.exports.items()
+            },
+            discovered=dict(self.discovered),
+            unmatched=dict(self.unmatched),
+            lookups=self.lookups,
+        )
+
+    def finished(self) -> WalkResult | None:
+        """The result logged by an earlier, completed run of this walk, if any."""
+        for entry in reversed(self.log.read()):
+            if entry.get("done"):
+                return WalkResult.from_json(entry["result"], self.folder)
+        return None

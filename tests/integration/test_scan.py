@@ -1,0 +1,148 @@
+"""`ferry system scan` and `system add` without a map: schema + sampled values -> draft map."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ferry.cli.main import app as cli
+from ferry.collect.datamap import load_datamap
+from ferry.collect.engine import Collection, Person, Source
+from ferry.collect.scan import ColumnInfo, classify, value_kind
+from ferry.connectors.registry import open_connector
+from ferry.domain.errors import InvalidInput
+from ferry.domain.models import Identity
+from ferry.services import scan, systems, tenants
+
+CHINOOK = Path("/work/shared/datasets/chinook/Chinook_Sqlite.sqlite")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("ann@example.com", "email"),
+        ("+44 20 7946 0958", "phone"),
+        ("GB82 WEST 1234 5698 7654 32", "iban"),
+        ("GB82WEST12345698765433", None),  # checksum wrong
+        ("4111 1111 1111 1111", "card"),
+        ("4111 1111 1111 1112", "phone"),  # fails Luhn: just digits
+        ("192.168.10.4", "ip"),
+        ("hello", None),
+        (42, None),
+    ],
+)
+def test_value_kinds(value: object, kind: str | None) -> None:
+    assert value_kind(value) == kind
+
+
+def test_values_beat_misleading_names() -> None:
+    assert classify(ColumnInfo("contact", samples=["a@b.cc", "c@d.ee", None]))[:2] == (
+        "user.contact.email",
+        "email",
+    )
+    assert classify(ColumnInfo("email_verified", samples=["yes", "no"]))[0] is None
+    assert classify(ColumnInfo("ref", samples=["DE89370400440532013000"] * 3))[0] == (
+        "user.financial.bank_account"
+    )
+
+
+def _estate(path: Path) -> str:
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE members (id INTEGER PRIMARY KEY, contact TEXT, given_name TEXT,
+                              date_of_birth DATE, created_at TIMESTAMP, notes TEXT);
+        CREATE TABLE payments (id INTEGER PRIMARY KEY, member_id INT REFERENCES members(id),
+                               iban TEXT, paid_on DATE);
+        CREATE TABLE old_addresses (id INTEGER PRIMARY KEY, full_name TEXT, street TEXT, city TEXT);
+        CREATE TABLE "weird table" ("odd col" TEXT);
+        """
+    )
+    note = "Called back; she asked us to copy her husband bob.smith@example.org on replies."
+    for i in range(1, 21):
+        con.execute(
+            "INSERT INTO members VALUES (?,?,?,?,?,?)",
+            (i, f"m{i}@example.com", f"Name{i}", "1980-01-02", "2024-01-01 10:00:00", note),
+        )
+        con.execute(
+            "INSERT INTO payments VALUES (?,?,?,?)", (i, i, "GB82WEST12345698765432", "2024-02-01")
+        )
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def test_draft_of_a_database_collects_a_person(tmp_path: Path) -> None:
+    url = _estate(tmp_path / "estate.db")
+    view = scan.scan_url("club", url)
+    dm = load_datamap(view.map_text)
+    members = dm.datasets["members"]
+    assert members.identities == {"email": "contact", "customer_id": "id"}
+    assert members.fields["date_of_birth"] == "user.demographic.date_of_birth"
+    assert members.free_text == ["notes"]
+    assert members.timestamp == "created_at"
+    assert [(r.field, r.to) for r in dm.datasets["payments"].references] == [
+        ("member_id", "members.id")
+    ]
+    assert dm.datasets["payments"].fields["iban"] == "user.financial.bank_account"
+    text = "\n".join(view.warnings)
+    assert "'old_addresses' holds personal-looking columns (full_name, street, city)" in text
+    assert "column 'notes' is free text" in text
+    assert "'weird table' is not a plain name" in text
+    assert "m3@example.com" not in view.map_text  # sampled values never end up in the draft
+    engine = Collection(
+        [Source("club", dm, lambda: open_connector(url))],
+        [Person("r", [Identity.parse("email", "m3@example.com")])],
+        tmp_path / "w",
+    )
+    assert engine.run()["club"].status == "done"
+    got = {d.dataset: [r["id"] for r in d.rows] for d in engine.datasets(engine.people["r"])}
+    assert got["members"] == [3] and got["payments"] == [3]
+
+
+def test_draft_of_chinook_finds_customers_and_employees() -> None:
+    if not CHINOOK.exists():
+        pytest.skip("Chinook sample not found")
+    dm = load_datamap(scan.scan_url("chinook", f"sqlite:///{CHINOOK}").map_text)
+    assert dm.datasets["Customer"].identities["email"] == "Email"
+    assert dm.datasets["Employee"].fields["BirthDate"] == "user.demographic.date_of_birth"
+    assert "Title" not in dm.datasets["Album"].fields  # an album's title is not a job title
+
+
+def test_draft_of_a_folder_of_files(tmp_path: Path) -> None:
+    (tmp_path / "crm.csv").write_text("id,email,phone\n1,ann@example.com,+44 20 7946 0958\n")
+    (tmp_path / "events.jsonl").write_text('{"ip": "10.0.0.1", "user": 1}\n')
+    (tmp_path / "readme.md").write_text("# not data")
+    dm = load_datamap(scan.scan_url("files", str(tmp_path)).map_text)
+    assert set(dm.datasets) == {"crm", "events"}
+    assert dm.datasets["crm"].source == {"path": "crm.csv"}
+    assert dm.datasets["crm"].identities == {
+        "email": "email",
+        "phone": "phone",
+        "customer_id": "id",
+    }
+    assert dm.datasets["events"].fields["ip"] == "user.device.ip_address"
+
+
+def test_apis_and_empty_systems_cannot_be_scanned(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="cannot be scanned"):
+        scan.scan_url("api", "https://api.example.com")
+    with pytest.raises(InvalidInput, match="no tables or files"):
+        scan.scan_url("empty", str(tmp_path))
+
+
+def test_cli_scan_and_add_without_map(ferry_env: Path, tmp_path: Path) -> None:
+    url = _estate(tmp_path / "estate.db")
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    runner = CliRunner()
+    added = runner.invoke(cli, ["system", "add", "t", "club", "--url", url])
+    assert added.exit_code == 0, added.output
+    assert "warning:" in added.output and "old_addresses" in added.output
+    out = tmp_path / "draft.yaml"
+    scanned = runner.invoke(cli, ["system", "scan", "t", "club", "-o", str(out)])
+    assert scanned.exit_code == 0, scanned.output
+    assert load_datamap(out.read_text()).datasets["members"].identities["email"] == "contact"
+    assert systems.test_system("t", "club").problems == []

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     port: int = 8000
     code_ttl_minutes: int = 15
     code_max_attempts: int = 5
-    download_ttl_hours: int = 72
+    download_ttl_hours: int = 168
+    delivery_attempts: int = 4
+    delivery_backoff_s: float = 2.0
     subject_token_days: int = 30
     jobs_inline_workers: int = 2
 

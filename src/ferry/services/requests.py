@@ -13,7 +13,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import notify, verification
+from ferry.services import notify, recipients, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -32,6 +32,7 @@ def submit(
     scope: Scope | None = None,
     channel: str = "api",
     actor: str = "subject",
+    recipient: str | None = None,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -74,6 +75,8 @@ def submit(
                 "identity_types": sorted({i.type.value for i in identities}),
             },
         )
+        if recipient:
+            recipients.attach(session, tenant.id, req, recipient, actor)
         move(session, req, RequestState.AWAITING_VERIFICATION, "system")
         email = next((i.value for i in identities if i.type is IdentityType.EMAIL), None)
         if email:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ferry.crypto.tokens import TokenInvalid, sign, unsign
+from ferry.crypto.tokens import TokenExpired, TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
 from ferry.export.package import VerifyReport, verify_package
+from ferry.services import recipients
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -21,6 +22,7 @@ from ferry.store import requests
 from ferry.store.tables import Package
 
 _PURPOSE = "download"
+_OUTER_MAX_AGE_S = 3650 * 86400  # each link carries its own expiry (the tenant's lifetime)
 _DOWNLOADABLE = (RequestState.READY, RequestState.DELIVERED)
 
 
@@ -42,16 +44,19 @@ def download_link(request_id: str, actor: str, tenant_id: int | None = None) -> 
                 code="package_not_ready",
                 status=409,
             )
-        token = sign(settings.secret(), _PURPOSE, {"r": req.id, "p": package.id})
+        ttl = recipients.policy(session, tenant.id).link_ttl_hours
+        expires = utcnow() + timedelta(hours=ttl)
+        token = sign(
+            settings.secret(), _PURPOSE, {"r": req.id, "p": package.id, "x": _epoch(expires)}
+        )
         record(
             session,
             tenant.id,
             actor,
             "download.link_created",
             req.id,
-            {"package_sha256": package.sha256, "ttl_hours": settings.download_ttl_hours},
+            {"package_sha256": package.sha256, "ttl_hours": ttl},
         )
-    expires = utcnow() + timedelta(hours=settings.download_ttl_hours)
     url = f"{settings.public_url.rstrip('/')}/api/v1/downloads/{token}"
     return DownloadLink(url, token, expires)
 
@@ -64,10 +69,21 @@ class Download:
     size: int
 
 
-def open_download(token: str) -> Download:
-    """Resolve a link; the first download marks the request delivered. Every one is audited."""
+def _epoch(when: datetime) -> int:
+    return int(when.replace(tzinfo=UTC).timestamp())
+
+
+def open_download(token: str, resumed_from: int | None = None) -> Download:
+    """Resolve a link; the first download marks the request delivered. Every one is audited.
+
+    The link's lifetime and the download limit are the tenant's (``ferry tenant delivery``). A
+    resumed download (an HTTP Range not starting at byte 0) continues one already counted.
+    """
     settings = get_settings()
-    payload = unsign(settings.secret(), _PURPOSE, token, settings.download_ttl_hours * 3600)
+    payload = unsign(settings.secret(), _PURPOSE, token, _OUTER_MAX_AGE_S)
+    expiry = payload.get("x", 0)
+    if not isinstance(expiry, int) or expiry < _epoch(utcnow()):
+        raise TokenExpired("this link has expired; ask for a new one")
     with unit_of_work() as session:
         try:
             req, tenant = load(session, str(payload["r"]), None)
@@ -78,14 +94,26 @@ def open_download(token: str) -> Download:
             raise FerryError("this package is no longer available", code="package_gone", status=410)
         if not Path(package.path).is_file():
             raise FerryError("this package is no longer available", code="package_gone", status=410)
-        package.downloads += 1
+        resumed = bool(resumed_from)
+        limit = recipients.policy(session, tenant.id).max_downloads
+        if not resumed and package.downloads >= limit:
+            record(session, tenant.id, "subject", "download.refused", req.id, {"limit": limit})
+            session.commit()
+            raise FerryError(
+                f"this package was downloaded {limit} times, the most allowed; ask the team "
+                "for a new copy if you need one",
+                code="download_limit",
+                status=429,
+            )
+        if not resumed:
+            package.downloads += 1
         record(
             session,
             tenant.id,
             "subject",
             "package.downloaded",
             req.id,
-            {"sha256": package.sha256, "count": package.downloads},
+            {"sha256": package.sha256, "count": package.downloads, "resumed_from": resumed_from},
         )
         if req.state == RequestState.READY:
             move(session, req, RequestState.DELIVERED, "subject", {"via": "download"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+
+from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse
 
 from ferry.api.errors import ERROR_RESPONSES
@@ -15,11 +17,17 @@ router = APIRouter(
 
 
 @router.get("/downloads/{token}", response_class=FileResponse)
-def download(token: str) -> FileResponse:
-    found = packages.open_download(token)
+def download(token: str, range_: str | None = Header(None, alias="Range")) -> FileResponse:
+    """The package; HTTP Range requests resume a broken download (not counted again)."""
+    found = packages.open_download(token, _range_start(range_))
     return FileResponse(
         found.path,
         media_type="application/zip",
         filename=found.filename,
         headers={"X-Content-SHA256": found.sha256, "Cache-Control": "no-store"},
     )
+
+
+def _range_start(value: str | None) -> int | None:
+    found = re.match(r"\s*bytes\s*=\s*(\d+)\s*-", value or "")
+    return int(found.group(1)) if found else None

@@ -92,6 +92,11 @@ def policy(session: Session, tenant_id: int) -> Policy:
     return Policy(row.link_ttl_hours, row.max_downloads, row.retention_days)
 
 
+def get_policy(tenant_slug: str) -> Policy:
+    with unit_of_work() as session:
+        return policy(session, tenants.get_by_slug(session, tenant_slug).id)
+
+
 def set_policy(
     tenant_slug: str,
     *,

@@ -85,7 +85,7 @@ def file_digest(path: Path) -> str:
     return f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
 
 
-class _Keys(HTTPSignatureKeyResolver):  # type: ignore[misc]
+class _Keys(HTTPSignatureKeyResolver):
     def __init__(self, private: Mapping[str, Any], public: Mapping[str, Any]) -> None:
         self.private, self.public = private, public
 

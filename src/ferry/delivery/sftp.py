@@ -173,7 +173,7 @@ async def _matches(sftp: asyncssh.SFTPClient, remote: str, shipment: Shipment) -
     digest = hashlib.sha256()
     async with sftp.open(remote, "rb") as back:
         while chunk := await back.read(_CHUNK):
-            digest.update(chunk)
+            digest.update(chunk if isinstance(chunk, bytes) else chunk.encode())
     return digest.hexdigest() == shipment.sha256
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from ferry import __version__
 from ferry.api import errors
-from ferry.api.routes import downloads, requests, tenants
+from ferry.api.routes import downloads, opendsr, requests, tenants
 
 
 def router() -> APIRouter:
@@ -25,3 +25,4 @@ def router() -> APIRouter:
 def install(app: FastAPI) -> None:
     errors.install(app)
     app.include_router(router())
+    app.include_router(opendsr.router)

@@ -219,7 +219,11 @@ def _succeeded(key: str, actor: str, attempt: int, receipt: Receipt) -> None:
             {"attempt": attempt, "receipt": receipt.as_dict()},
         )
         if req.state == RequestState.READY:
-            move(session, req, RequestState.DELIVERED, actor, {"via": row.channel})
+            recipient = deliveries.recipient_by_id(session, row.recipient_id)
+            name = recipient.name if recipient else row.channel
+            move(
+                session, req, RequestState.DELIVERED, actor, {"via": row.channel, "recipient": name}
+            )
 
 
 def _view_of(key: str) -> DeliveryView:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
+from ferry.services import state_events
 from ferry.services.audit import record
 from ferry.store.tables import Request
 
@@ -34,3 +35,4 @@ def move(
         req.id,
         {"from": current.value, **(data or {})},
     )
+    state_events.changed(session, req, current, target, data or {})

@@ -33,6 +33,7 @@ def submit(
     channel: str = "api",
     actor: str = "subject",
     recipient: str | None = None,
+    send_code: bool = True,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -79,9 +80,9 @@ def submit(
             recipients.attach(session, tenant.id, req, recipient, actor)
         move(session, req, RequestState.AWAITING_VERIFICATION, "system")
         email = next((i.value for i in identities if i.type is IdentityType.EMAIL), None)
-        if email:
+        if email and send_code:
             verification.issue_code(session, tenant, req, email)
-        else:
+        elif send_code:  # without a code the caller verifies (e.g. the controller, by OpenDSR)
             record(
                 session,
                 tenant.id,

@@ -171,7 +171,7 @@ def test_cancel_while_pending_only(api, controller, shop: str) -> None:
     assert status.json()["request_status"] == "cancelled"
     second = body(shop, [url])
     client.post("/opendsr/v1/requests", json=second, headers=auth)
-    rid = [r for r in requests.list_requests("acme") if r.state == "verified"][0].id
+    rid = next(r for r in requests.list_requests("acme") if r.state == "verified").id
     collection.run(rid, "agent")
     late = client.delete(f"/opendsr/v1/requests/{second['subject_request_id']}", headers=auth)
     assert late.status_code == 409 and late.json()["code"] == "not_cancellable"

@@ -9,7 +9,7 @@ import uvicorn
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
-from ferry.cli.recipient import deliver, delivery_policy, purge, recipient_app
+from ferry.cli.recipient import deliver, delivery_policy, pull_link, purge, recipient_app
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.domain.errors import InvalidInput
@@ -31,6 +31,7 @@ app.add_typer(package_app, name="package")
 app.add_typer(audit_app, name="audit")
 app.add_typer(recipient_app, name="recipient")
 request_app.command("deliver")(deliver)
+request_app.command("pull-link")(pull_link)
 package_app.command("purge")(purge)
 tenant_app.command("delivery")(delivery_policy)
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
-from ferry.services import delivery, recipients, retention
+from ferry.services import delivery, recipients, retention, transfer_pull
 
 recipient_app = typer.Typer(help="Receiving providers a tenant can send to.", no_args_is_help=True)
 
@@ -115,3 +115,13 @@ def delivery_policy(
             f"links last {policy.link_ttl_hours} h, {policy.max_downloads} downloads, "
             f"packages kept {policy.retention_days} days"
         )
+
+
+@handle_errors
+def pull_link(request_id: str, as_json: bool = JsonOpt) -> None:
+    """A signed, expiring URL the request's HTTPS recipient can fetch the package from."""
+    link = transfer_pull.pull_link(request_id, "cli")
+    if as_json:
+        emit_json(link)
+    else:
+        console.print(f"{link.url}\n  expires {link.expires_at:%Y-%m-%d %H:%M} UTC", soft_wrap=True)

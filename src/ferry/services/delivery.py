@@ -122,7 +122,7 @@ def _claim(
             )
         if row is not None and row.state == "sending" and _fresh(row):
             raise Conflict("this package is being sent right now", code="delivery_in_progress")
-        _check_transfer(session, req, tenant, recipient.country, recipient.name, actor)
+        check_transfer(session, req, tenant, recipient.country, recipient.name, actor)
         if row is None:
             row = Delivery(
                 tenant_id=tenant.id,
@@ -160,7 +160,7 @@ def _fresh(row: Delivery) -> bool:
     return row.created_at > utcnow() - _SENDING_STALE
 
 
-def _check_transfer(
+def check_transfer(
     session: Session, req: Request, tenant: Tenant, country: str | None, name: str, actor: str
 ) -> None:
     decision = transfer_allowed(req.jurisdiction, country)

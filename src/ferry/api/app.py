@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from ferry import __version__
 from ferry.api import errors
-from ferry.api.routes import downloads, opendsr, requests, tenants, transfers
+from ferry.api.routes import consents, downloads, opendsr, requests, tenants, transfers
 
 
 def router() -> APIRouter:
@@ -15,6 +15,7 @@ def router() -> APIRouter:
     api.include_router(requests.router)
     api.include_router(downloads.router)
     api.include_router(transfers.router)
+    api.include_router(consents.router)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ from datetime import date
 import typer
 import uvicorn
 
+from ferry.cli.consent import consent_app
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
 from ferry.cli.recipient import deliver, delivery_policy, pull_link, purge, recipient_app
@@ -30,6 +31,7 @@ app.add_typer(request_app, name="request")
 app.add_typer(package_app, name="package")
 app.add_typer(audit_app, name="audit")
 app.add_typer(recipient_app, name="recipient")
+app.add_typer(consent_app, name="consent")
 request_app.command("deliver")(deliver)
 request_app.command("pull-link")(pull_link)
 package_app.command("purge")(purge)

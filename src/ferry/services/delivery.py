@@ -25,7 +25,7 @@ from ferry.delivery.base import Channel, DeliveryError, Receipt, Shipment
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
-from ferry.services import jobs
+from ferry.services import consents, jobs
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -122,6 +122,7 @@ def _claim(
             )
         if row is not None and row.state == "sending" and _fresh(row):
             raise Conflict("this package is being sent right now", code="delivery_in_progress")
+        consents.check_request(session, req)
         check_transfer(session, req, tenant, recipient.country, recipient.name, actor)
         if row is None:
             row = Delivery(

@@ -13,7 +13,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import notify, recipients, verification
+from ferry.services import consents, notify, recipients, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -34,6 +34,7 @@ def submit(
     actor: str = "subject",
     recipient: str | None = None,
     send_code: bool = True,
+    consent: str | None = None,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -78,6 +79,10 @@ def submit(
         )
         if recipient:
             recipients.attach(session, tenant.id, req, recipient, actor)
+        if consent:
+            consents.bind(session, tenant.id, req, consent, actor)
+        elif kind_ is RequestKind.CONSENT_SHARE:
+            raise InvalidInput("a consent-share request names the consent it runs under")
         move(session, req, RequestState.AWAITING_VERIFICATION, "system")
         email = next((i.value for i in identities if i.type is IdentityType.EMAIL), None)
         if email and send_code:

@@ -15,7 +15,7 @@ from ferry.delivery.https import encrypt_for_recipient
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
-from ferry.services import recipients
+from ferry.services import consents, recipients
 from ferry.services.audit import record
 from ferry.services.delivery import check_transfer, idempotency_key
 from ferry.services.lifecycle import move
@@ -53,6 +53,7 @@ def pull_link(request_id: str, actor: str, tenant_id: int | None = None) -> Pull
             )
         if package is None or req.state not in (RequestState.READY, RequestState.DELIVERED):
             raise FerryError("the package is not ready", code="package_not_ready", status=409)
+        consents.check_request(session, req)
         check_transfer(session, req, tenant, recipient.country, recipient.name, actor)
         expires = utcnow() + timedelta(hours=recipients.policy(session, tenant.id).link_ttl_hours)
         token = sign(

@@ -225,3 +225,11 @@ class Consent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     method: Mapped[str] = mapped_column(String(60))
     proof: Mapped[str] = mapped_column(Text, default="")
+
+
+class RequestConsent(Base):
+    """The consent a consent-share request runs under (one per request)."""
+
+    __tablename__ = "request_consents"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)

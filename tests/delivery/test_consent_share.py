@@ -102,10 +102,6 @@ def test_share_outside_scope_or_someone_elses_consent_refused(shop: str, peer: S
         share(shop, cid, categories=("user.financial",))
     with pytest.raises(consents.OutsideConsent, match="someone else"):
         share("other@example.org", cid)
-    with pytest.raises(InvalidInput, match="names the consent"):
-        requests.submit(
-            "acme", "consent-share", [Identity.parse("email", shop)], jurisdiction="EU-DE"
-        )
     assert requests.list_requests("acme") == []  # nothing half-made
 
 
@@ -187,3 +183,25 @@ def test_consent_api_receipt_and_portal_revoke(shop: str, peer: SftpPeer, ferry_
         tenants.create_tenant("globex", "Globex", ["GB"])
         other = {"Authorization": f"Bearer {tenants.create_api_key('globex', 'g')}"}
         assert client.get(f"/api/v1/consents/{cid}", headers=other).status_code == 404
+
+
+def test_request_without_consent_is_kept_but_shares_nothing(shop: str, peer: SftpPeer) -> None:
+    early = requests.submit(
+        "acme", "consent-share", [Identity.parse("email", shop)], jurisdiction="EU-DE"
+    )
+    late = requests.submit(
+        "acme", "consent-share", [Identity.parse("email", shop)], jurisdiction="EU-DE"
+    )
+    for rid in (early.id, late.id):
+        verification.attest(rid, "tester", "called the person back")
+    collection.run(late.id, "agent")
+    jobs.shutdown(wait=True)
+    with pytest.raises(FerryError):
+        delivery.deliver(late.id, "agent")  # no consent, no recipient: nothing leaves
+    with pytest.raises(InvalidInput, match="before the data is collected"):
+        consents.attach_to_request(late.id, grant(shop), "agent")
+    consents.attach_to_request(early.id, grant(shop), "agent")
+    collection.run(early.id, "agent")
+    jobs.shutdown(wait=True)
+    assert requests.show(early.id).state == "delivered"
+    assert len(list((peer.root / "inbox").iterdir())) == 1

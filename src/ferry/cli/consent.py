@@ -69,3 +69,11 @@ def revoke(consent_id: str, as_json: bool = JsonOpt) -> None:
 def receipt(consent_id: str) -> None:
     """Print the consent receipt (JSON)."""
     emit_json(consents.receipt(consent_id))
+
+
+@consent_app.command("attach")
+@handle_errors
+def attach(request_id: str, consent_id: str) -> None:
+    """Attach the consent a consent-share request runs under (before collection)."""
+    consents.attach_to_request(request_id, consent_id, "cli")
+    console.print(f"request {request_id} now runs under consent {consent_id}")

@@ -23,6 +23,7 @@ from ferry.domain.models import Identity, RequestState, Scope
 from ferry.services.audit import record
 from ferry.settings import get_settings
 from ferry.store import deliveries, tenants
+from ferry.store import requests as request_store
 from ferry.store.tables import Consent, Request, RequestConsent, RequestRecipient, Tenant
 
 _PERSON = "consent-person"
@@ -291,3 +292,22 @@ def receipt(consent_id: str, tenant_id: int | None = None) -> dict[str, Any]:
             "proof": c.proof,
             "revokedAt": c.revoked_at.isoformat() if c.revoked_at else None,
         }
+
+
+def attach_to_request(
+    request_id: str, consent_id: str, actor: str, tenant_id: int | None = None
+) -> None:
+    """Attach the consent a consent-share request runs under (when it came in without one)."""
+    with unit_of_work() as session:
+        req = request_store.get(session, request_id, tenant_id)
+        if req.kind != "consent-share":
+            raise InvalidInput("only a consent-share request runs under a consent")
+        if session.get(RequestConsent, req.id) is not None:
+            raise InvalidInput("this request already has its consent", code="consent_attached")
+        if req.state not in ("received", "awaiting_verification", "verified", "paused"):
+            raise InvalidInput(
+                "attach the consent before the data is collected (the package must be built "
+                "to the consent's scope); this request is already " + req.state,
+                code="too_late_for_consent",
+            )
+        bind(session, req.tenant_id, req, consent_id, actor)

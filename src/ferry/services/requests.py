@@ -82,7 +82,14 @@ def submit(
         if consent:
             consents.bind(session, tenant.id, req, consent, actor)
         elif kind_ is RequestKind.CONSENT_SHARE:
-            raise InvalidInput("a consent-share request names the consent it runs under")
+            record(
+                session,
+                tenant.id,
+                "system",
+                "consent.missing",
+                req.id,
+                {"note": "nothing is shared until a consent is attached"},
+            )
         move(session, req, RequestState.AWAITING_VERIFICATION, "system")
         email = next((i.value for i in identities if i.type is IdentityType.EMAIL), None)
         if email and send_code:

@@ -76,3 +76,9 @@ def revoke(consent_id: str, who: Caller) -> ConsentOut:
 def receipt(consent_id: str, who: Caller) -> dict[str, Any]:
     """The consent receipt (JSON)."""
     return consents.receipt(consent_id, who.tenant_id)
+
+
+@router.post("/requests/{request_id}/consent/{consent_id}", status_code=204)
+def attach(request_id: str, consent_id: str, who: Caller) -> None:
+    """Attach the consent a consent-share request runs under (before collection)."""
+    consents.attach_to_request(request_id, consent_id, who.actor, who.tenant_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
-from ferry.services import consents
+from ferry.services import consents, device
 
 consent_app = typer.Typer(help="Consent records (consent-share requests).", no_args_is_help=True)
 
@@ -77,3 +79,13 @@ def attach(request_id: str, consent_id: str) -> None:
     """Attach the consent a consent-share request runs under (before collection)."""
     consents.attach_to_request(request_id, consent_id, "cli")
     console.print(f"request {request_id} now runs under consent {consent_id}")
+
+
+@handle_errors
+def device_export(
+    request_id: str, out: Path = typer.Option(..., "-o", "--output", help="where to write")
+) -> None:
+    """Write a device request's settings, preferences and activity (ferry-device/1 JSON)."""
+    doc = device.export(request_id, "cli")
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"wrote {out}")

@@ -7,7 +7,7 @@ from datetime import date
 import typer
 import uvicorn
 
-from ferry.cli.consent import consent_app
+from ferry.cli.consent import consent_app, device_export
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
 from ferry.cli.recipient import deliver, delivery_policy, pull_link, purge, recipient_app
@@ -35,6 +35,7 @@ app.add_typer(consent_app, name="consent")
 request_app.command("deliver")(deliver)
 request_app.command("pull-link")(pull_link)
 package_app.command("purge")(purge)
+package_app.command("device")(device_export)
 tenant_app.command("delivery")(delivery_policy)
 
 

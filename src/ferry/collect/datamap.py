@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -88,6 +88,7 @@ class DatasetMap(BaseModel):
     references: list[Reference] = Field(default_factory=list)
     fields: dict[str, str | None] = Field(default_factory=dict)
     fields_only: bool = False
+    device: Literal["settings", "preferences", "activity"] | None = None
     _linked: set[str] = PrivateAttr(default_factory=set)
 
     @field_validator("primary_key", mode="before")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ferry.collect.datamap import load_datamap
+from ferry.collect.datamap import DataMap, load_datamap
 from ferry.collect.planner import collect
 from ferry.connectors.registry import open_connector
 from ferry.db import unit_of_work
@@ -70,6 +70,7 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             scope=_describe(scope),
         )
         slug = tenant.slug
+        device_only = req.kind == "device"  # only the datasets the map marks as device data
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
@@ -79,7 +80,7 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "package.zip"
     notes: dict[str, list[str]] = {"unreachable": [], "discovered": []}
-    info = write_package(path, _gather(sources, identities, scope, notes), meta)
+    info = write_package(path, _gather(sources, identities, scope, notes, device_only), meta)
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
     ]
@@ -93,6 +94,7 @@ def _gather(
     identities: list[Identity],
     scope: Scope,
     notes: dict[str, list[str]],
+    device_only: bool = False,
 ) -> Iterator[DatasetRows]:
     """Each system's datasets in turn; what could not be reached is noted for the audit trail."""
     for name, url, map_text in sources:
@@ -106,7 +108,12 @@ def _gather(
             connector.close()
         notes["unreachable"].extend(f"{name}.{d}" for d in result.unreachable)
         notes["discovered"].extend(sorted({i.type.value for i in result.discovered}))
-        yield from result.datasets
+        yield from (d for d in result.datasets if not device_only or _is_device(datamap, d))
+
+
+def _is_device(datamap: DataMap, rows: DatasetRows) -> bool:
+    found = datamap.datasets.get(rows.dataset)
+    return found is not None and found.device is not None
 
 
 def _describe(scope: Scope) -> str:

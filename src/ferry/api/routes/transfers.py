@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from ferry.api.deps import Caller
 from ferry.api.errors import ERROR_RESPONSES
-from ferry.services import delivery, transfer_keys, transfer_pull
+from ferry.services import delivery, device, transfer_keys, transfer_pull
 
 router = APIRouter(tags=["transfers"], responses=ERROR_RESPONSES)
 
@@ -73,3 +73,9 @@ def list_deliveries(request_id: str, who: Caller) -> list[DeliveryOut]:
         DeliveryOut.model_validate(v, from_attributes=True)
         for v in delivery.list_for(request_id, who.tenant_id)
     ]
+
+
+@router.get("/requests/{request_id}/device.json")
+def device_export(request_id: str, who: Caller) -> dict[str, object]:
+    """A device request's settings, preferences and activity in the ferry-device/1 format."""
+    return device.export(request_id, who.actor, who.tenant_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse
 
 from ferry.api.errors import ERROR_RESPONSES
+from ferry.domain.errors import FerryError
 from ferry.services import packages
 
 router = APIRouter(
@@ -28,6 +29,16 @@ def download(token: str, range_: str | None = Header(None, alias="Range")) -> Fi
     )
 
 
+_RANGE = re.compile(r"bytes=(\d{1,15})-(\d{1,15})?")
+
+
 def _range_start(value: str | None) -> int | None:
-    found = re.match(r"\s*bytes\s*=\s*(\d+)\s*-", value or "")
-    return int(found.group(1)) if found else None
+    """Where a resumed download starts; one ``bytes=N-[M]`` range only (what resumers send)."""
+    if value is None:
+        return None
+    found = _RANGE.fullmatch(value.strip())
+    if found is None:
+        raise FerryError(
+            "only one byte range like `bytes=1000-` is supported", code="bad_range", status=416
+        )
+    return int(found.group(1))

@@ -66,4 +66,14 @@ class Receiver:
         return JSONResponse(self.acks[key], status_code=201)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/inbox", self.receive, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/inbox", self.receive, methods=["POST"]),
+                Route("/plain", self.plain, methods=["POST"]),
+            ]
+        )
+
+    async def plain(self, request: Request) -> JSONResponse:
+        """Baseline for benchmarks: take the bytes, no signature, no decryption."""
+        body = await request.body()
+        return JSONResponse({"bytes": len(body)})

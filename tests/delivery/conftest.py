@@ -22,6 +22,16 @@ def shop(ferry_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield setup.sample_emails[0]
 
 
+@pytest.fixture
+def shop_any(ferry_env_any: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The same on SQLite and on the real PostgreSQL."""
+    monkeypatch.setenv("FERRY_DELIVERY_BACKOFF_S", "0")
+    monkeypatch.setenv("FERRY_DELIVERY_ATTEMPTS", "3")
+    reset_settings()
+    setup = demo.seed(customers=40)
+    yield setup.sample_emails[0]
+
+
 def ready_request(email: str, *, recipient: str | None = None, kind: str = "transfer") -> str:
     """Submit, verify by agent and collect; returns the request id (ready, maybe sending)."""
     view = requests.submit(

@@ -10,7 +10,14 @@ import uvicorn
 from ferry.cli.consent import consent_app, device_export
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
-from ferry.cli.recipient import deliver, delivery_policy, pull_link, purge, recipient_app
+from ferry.cli.recipient import (
+    deliver,
+    deliveries_of,
+    delivery_policy,
+    pull_link,
+    purge,
+    recipient_app,
+)
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.domain.errors import InvalidInput
@@ -34,6 +41,7 @@ app.add_typer(recipient_app, name="recipient")
 app.add_typer(consent_app, name="consent")
 request_app.command("deliver")(deliver)
 request_app.command("pull-link")(pull_link)
+request_app.command("deliveries")(deliveries_of)
 package_app.command("purge")(purge)
 package_app.command("device")(device_export)
 tenant_app.command("delivery")(delivery_policy)

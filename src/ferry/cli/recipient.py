@@ -125,3 +125,17 @@ def pull_link(request_id: str, as_json: bool = JsonOpt) -> None:
         emit_json(link)
     else:
         console.print(f"{link.url}\n  expires {link.expires_at:%Y-%m-%d %H:%M} UTC", soft_wrap=True)
+
+
+@handle_errors
+def deliveries_of(request_id: str, as_json: bool = JsonOpt) -> None:
+    """Every delivery of a request, with its receipt or last error."""
+    found = delivery.list_for(request_id)
+    if as_json:
+        emit_json(found)
+        return
+    table = Table("channel", "recipient", "state", "attempts", "receipt / error")
+    for d in found:
+        detail = d.error or ", ".join(f"{k}={v}" for k, v in d.receipt.items() if k != "ack")
+        table.add_row(d.channel, d.recipient or "-", d.state, str(d.attempts), detail[:80])
+    console.print(table)

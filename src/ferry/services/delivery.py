@@ -25,7 +25,7 @@ from ferry.delivery.base import Channel, DeliveryError, Receipt, Shipment
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
-from ferry.services import consents, jobs
+from ferry.services import consents, jobs, notify
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -201,6 +201,26 @@ def _attempt_failed(key: str, actor: str, attempt: int, exc: DeliveryError, fina
             row.request_id,
             {"attempt": attempt, "code": exc.code, "error": exc.message[:300]},
         )
+        if final:
+            _alert_agents(session, row, exc)
+
+
+def _alert_agents(session: Session, row: Delivery, exc: DeliveryError) -> None:
+    """Tell the tenant's privacy team that a package did not go out (the request stays ready)."""
+    tenant = session.get_one(Tenant, row.tenant_id)
+    if not tenant.agent_email:
+        return
+    req, _ = load(session, row.request_id, row.tenant_id)
+    notify.send(
+        session,
+        req,
+        tenant.agent_email,
+        f"Delivery failed: request {req.id}",
+        f"The package of request {req.id} could not be sent by {row.channel} after "
+        f"{row.attempts} attempt(s): {exc.message}\n\nFix the cause, then run "
+        f"`ferry request deliver {req.id}`.\n",
+        "agent_alert",
+    )
 
 
 def _succeeded(key: str, actor: str, attempt: int, receipt: Receipt) -> None:

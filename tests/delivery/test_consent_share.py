@@ -205,3 +205,66 @@ def test_request_without_consent_is_kept_but_shares_nothing(shop: str, peer: Sft
     jobs.shutdown(wait=True)
     assert requests.show(early.id).state == "delivered"
     assert len(list((peer.root / "inbox").iterdir())) == 1
+
+
+def test_person_gives_and_withdraws_consent_in_the_portal(
+    shop: str, peer: SftpPeer, ferry_env: Path
+) -> None:
+    from tests.delivery.test_download_centre import sign_in
+
+    ready_request_access = requests.submit(
+        "acme", "access", [Identity.parse("email", shop)], jurisdiction="GB"
+    )
+    verification.attest(ready_request_access.id, "t", "called the person back")
+    collection.run(ready_request_access.id, "agent")
+    with TestClient(create_app()) as client:
+        assert client.get("/p/acme/downloads/consents", follow_redirects=False).status_code == 303
+        sign_in(client, Outbox(ferry_env), shop)
+        page = client.get("/p/acme/downloads/consents")
+        assert "insurer" in page.text and "user.contact" in page.text
+        bad = client.post(
+            "/p/acme/downloads/consents",
+            data={
+                "recipient": "insurer",
+                "purpose": "quote",
+                "category": ["user.secret"],
+                "months": "3",
+            },
+        )
+        assert bad.status_code == 400 and "Choose at least one" in bad.text
+        evil = client.post(
+            "/p/acme/downloads/consents",
+            data={
+                "recipient": "someone-else",
+                "purpose": "x",
+                "category": ["user.contact"],
+                "months": "3",
+            },
+        )
+        assert evil.status_code == 400
+        done = client.post(
+            "/p/acme/downloads/consents",
+            data={
+                "recipient": "insurer",
+                "purpose": "home insurance quote",
+                "category": ["user.contact"],
+                "months": "3",
+            },
+            follow_redirects=True,
+        )
+        assert done.status_code == 200 and "home insurance quote" in done.text
+        [given] = [c for c in consents_of(shop)]
+        assert given.method == "portal" and given.categories == ["user.contact"]
+        receipt = consents.receipt(given.id)
+        assert "one-time code" in receipt["proof"]
+
+
+def consents_of(email: str) -> list[consents.ConsentView]:
+    from sqlalchemy import select
+
+    from ferry.db import unit_of_work
+    from ferry.store.tables import Consent
+
+    with unit_of_work() as session:
+        ids = list(session.scalars(select(Consent.id).where(Consent.subject == email)))
+    return [consents.show(i) for i in ids]

@@ -100,6 +100,11 @@ def finish_sign_in(tenant_slug: str, pending: str, code: str) -> str:
     return sign(secret, _CENTRE, {"t": tenant_slug, "e": payload["e"]})
 
 
+def address(tenant_slug: str, token: str) -> str:
+    """The signed-in person's address (raises unless the centre token is good)."""
+    return _address(tenant_slug, token)
+
+
 def _address(tenant_slug: str, token: str) -> str:
     payload = unsign(get_settings().secret(), _CENTRE, token, _CENTRE_S)
     if payload.get("t") != tenant_slug or not payload.get("e"):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ferry.domain.errors import FerryError
-from ferry.services import download_centre, tenants
+from ferry.services import download_centre, portal_consents, tenants
 from ferry.web.portal import templates
 
 router = APIRouter(prefix="/p/{slug}/downloads", include_in_schema=False)
@@ -71,11 +71,63 @@ def code(request: Request, slug: str, code: str = Form("")) -> Response:
     return response
 
 
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+
+@router.get("/consents", response_class=HTMLResponse)
+def consents_page(request: Request, slug: str) -> Response:
+    token = request.cookies.get(_SIGNED, "")
+    try:
+        given = portal_consents.mine(slug, token)
+    except FerryError:
+        return RedirectResponse(f"/p/{slug}/downloads", status_code=303)
+    return _consents(request, slug, given)
+
+
+def _consents(
+    request: Request,
+    slug: str,
+    given: list[portal_consents.PortalConsent],
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "consents.html",
+        status,
+        tenant=tenants.get_tenant(slug),
+        given=given,
+        choices=portal_consents.choices(slug),
+        error=error,
+    )
+
+
+@router.post("/consents", response_class=HTMLResponse)
+async def give_consent(request: Request, slug: str) -> Response:
+    token = request.cookies.get(_SIGNED, "")
+    form = await request.form()
+    try:
+        portal_consents.give(
+            slug,
+            token,
+            str(form.get("recipient", "")),
+            str(form.get("purpose", "")),
+            [str(c) for c in form.getlist("category")],
+            int(str(form.get("months", "0")) or 0),
+        )
+    except (FerryError, ValueError) as exc:
+        message = exc.message if isinstance(exc, FerryError) else "choose how long it lasts"
+        try:
+            given = portal_consents.mine(slug, token)
+        except FerryError:
+            return RedirectResponse(f"/p/{slug}/downloads", status_code=303)
+        return _consents(request, slug, given, message, 400)
+    return RedirectResponse(f"/p/{slug}/downloads/consents", status_code=303)
+
+
+# last: the catch-all path must not shadow /consents
 @router.post("/{request_id}", response_class=HTMLResponse)
 def download(request: Request, slug: str, request_id: str) -> Response:
     link = download_centre.link(slug, request.cookies.get(_SIGNED, ""), request_id)
     return RedirectResponse(f"/api/v1/downloads/{link.token}", status_code=303)
-
-
-def install(app: FastAPI) -> None:
-    app.include_router(router)

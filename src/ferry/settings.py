@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     download_ttl_hours: int = 168
     delivery_attempts: int = 4
     delivery_backoff_s: float = 2.0
+    allow_loopback_callbacks: bool = False  # OpenDSR callbacks to http://127.0.0.1 (tests only)
     subject_token_days: int = 30
     jobs_inline_workers: int = 2
 

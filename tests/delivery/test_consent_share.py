@@ -207,7 +207,7 @@ def test_request_without_consent_is_kept_but_shares_nothing(shop: str, peer: Sft
     assert len(list((peer.root / "inbox").iterdir())) == 1
 
 
-def test_person_gives_and_withdraws_consent_in_the_portal(
+def test_person_gives_and_sees_consents_in_the_portal(
     shop: str, peer: SftpPeer, ferry_env: Path
 ) -> None:
     from tests.delivery.test_download_centre import sign_in

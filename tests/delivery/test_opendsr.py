@@ -21,6 +21,7 @@ from ferry.app import create_app
 from ferry.crypto import processor_cert
 from ferry.intake.opendsr import email_sha256
 from ferry.services import collection, delivery, opendsr_callbacks, requests, tenants
+from ferry.settings import reset_settings
 from tests.delivery.peers import serve_app
 
 
@@ -54,7 +55,9 @@ class Controller:
 
 
 @pytest.fixture
-def api(shop: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def api(shop: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    monkeypatch.setenv("FERRY_ALLOW_LOOPBACK_CALLBACKS", "1")
+    reset_settings()
     key = tenants.create_api_key("acme", "controller")
     with TestClient(create_app()) as client:
         yield client, {"Authorization": f"Bearer {key}"}
@@ -229,3 +232,26 @@ def test_other_tenants_request_is_absent(api, shop: str, ferry_env: Path) -> Non
         ).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/cb",
+        "https://10.0.0.5/cb",
+        "https://169.254.169.254/latest",
+        "https://[::1]/cb",
+        "http://controller.example/cb",
+        "ftp://controller.example/cb",
+    ],
+)
+def test_callbacks_to_internal_addresses_refused(shop: str, url: str) -> None:
+    key = tenants.create_api_key("acme", "controller")
+    with TestClient(create_app()) as client:
+        answer = client.post(
+            "/opendsr/v1/requests",
+            json=body(shop, [url]),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert answer.status_code == 422, answer.text
+    assert requests.list_requests("acme") == []

@@ -7,8 +7,10 @@ for the choices made where the specification is unclear, and what is accepted in
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -72,11 +74,39 @@ class OpenDsrRequest(BaseModel):
 
     @field_validator("status_callback_urls")
     @classmethod
-    def _https(cls, urls: list[str]) -> list[str]:
+    def _urls(cls, urls: list[str]) -> list[str]:
         for url in urls:
-            if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-                raise ValueError(f"{url!r}: callback URLs must be https")
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2000:
+                raise ValueError(f"{url[:100]!r}: callback URLs must be https URLs")
         return urls
+
+
+def check_callback_urls(urls: list[str], allow_loopback_http: bool) -> None:
+    """Callbacks go to the controller's public endpoints: https, not to an internal address
+    written as an IP (plain http to loopback only when the operator allows it, for tests)."""
+    for url in urls:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        internal = _internal(host)
+        if parts.scheme == "http" and not (allow_loopback_http and internal == "loopback"):
+            raise InvalidInput(f"{url[:100]!r}: callback URLs must be https")
+        if parts.scheme == "https" and internal and not allow_loopback_http:
+            raise InvalidInput(f"{url[:100]!r}: callbacks cannot go to an internal address")
+
+
+def _internal(host: str) -> str | None:
+    if host == "localhost":
+        return "loopback"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback:
+        return "loopback"
+    if address.is_private or address.is_link_local or address.is_reserved or address.is_multicast:
+        return "private"
+    return None
 
 
 def check_type(request_type: str) -> str:

@@ -15,7 +15,13 @@ from ferry.crypto import processor_cert
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
-from ferry.intake.opendsr import OpenDsrRequest, check_type, map_identities, status_of
+from ferry.intake.opendsr import (
+    OpenDsrRequest,
+    check_callback_urls,
+    check_type,
+    map_identities,
+    status_of,
+)
 from ferry.services import requests, verification
 from ferry.services.audit import record
 from ferry.settings import get_settings
@@ -60,6 +66,7 @@ def _expected(req: Request) -> str:
 def create(tenant_slug: str, actor: str, raw: bytes, body: OpenDsrRequest) -> Signed:
     check_type(body.subject_request_type)
     identities = map_identities(body.subject_identities)
+    check_callback_urls(body.status_callback_urls, get_settings().allow_loopback_callbacks)
     with unit_of_work() as session:
         tenant = tenants.get_by_slug(session, tenant_slug)
         link = session.get(OpenDsrLink, body.subject_request_id)

@@ -162,3 +162,28 @@ def test_bad_recipient_config_refused(shop: str, config: dict[str, object]) -> N
 
 def test_delivery_error_has_retryable_flag() -> None:
     assert DeliveryError("x").retryable and not DeliveryError("x", retryable=False).retryable
+
+
+def test_review_tenant_sends_only_after_approval(shop: str, peer: SftpPeer) -> None:
+    from ferry.db import unit_of_work
+    from ferry.domain.models import Identity
+    from ferry.services import collection, jobs, verification
+    from ferry.store import tenants as tenant_store
+
+    with unit_of_work() as session:
+        tenant_store.get_by_slug(session, "acme").review_required = True
+    add_sftp(peer)
+    view = requests.submit(
+        "acme", "transfer", [Identity.parse("email", shop)], jurisdiction="EU-DE", recipient="bank"
+    )
+    verification.attest(view.id, "tester", "called the person back")
+    assert collection.run(view.id, "agent").state == "review"
+    jobs.shutdown(wait=True)
+    assert list((peer.root / "inbox").iterdir()) == []
+    with pytest.raises(FerryError):
+        delivery.deliver(view.id, "agent")  # not approved: nothing leaves
+    assert list((peer.root / "inbox").iterdir()) == []
+    requests.approve(view.id, "reviewer")
+    jobs.shutdown(wait=True)
+    assert requests.show(view.id).state == "delivered"
+    assert len(list((peer.root / "inbox").iterdir())) == 1

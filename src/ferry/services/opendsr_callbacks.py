@@ -29,7 +29,7 @@ from ferry.store.tables import Delivery, OpenDsrLink, Request, Tenant
 
 log = logging.getLogger("ferry.opendsr")
 _worker: ThreadPoolExecutor | None = None
-_pending: list[Future[None]] = []
+_pending: set[Future[None]] = set()
 
 
 def on_state_change(
@@ -44,7 +44,9 @@ def on_state_change(
     subject_id, status = link.subject_request_id, status_of(target)
 
     def start(_session: Session) -> None:
-        _pending.append(_executor().submit(send_all, subject_id, status))
+        future = _executor().submit(_send_logged, subject_id, status)
+        _pending.add(future)
+        future.add_done_callback(_pending.discard)
 
     event.listen(session, "after_commit", start, once=True)
 
@@ -59,11 +61,21 @@ def _executor() -> ThreadPoolExecutor:
 def drain() -> None:
     """Wait for every queued callback (tests; a clean shutdown)."""
     while _pending:
-        _pending.pop(0).result()
+        for future in list(_pending):
+            future.result()
+            _pending.discard(future)
 
 
 def key_for(subject_id: str, status: str, url: str) -> str:
     return hashlib.sha256(f"opendsr:{subject_id}:{status}:{url}".encode()).hexdigest()[:40]
+
+
+def _send_logged(subject_id: str, status: str) -> None:
+    try:
+        send_all(subject_id, status)
+    except Exception:  # each attempt is recorded; an unexpected error must not vanish
+        log.exception("OpenDSR callbacks for %s (%s) stopped", subject_id, status)
+        raise
 
 
 def send_all(subject_id: str, status: str) -> None:

@@ -187,3 +187,37 @@ def test_review_tenant_sends_only_after_approval(shop: str, peer: SftpPeer) -> N
     jobs.shutdown(wait=True)
     assert requests.show(view.id).state == "delivered"
     assert len(list((peer.root / "inbox").iterdir())) == 1
+
+
+def test_key_file_checked_when_added_and_when_sending(
+    shop: str, peer: SftpPeer, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInput, match="private key"):
+        add_sftp(peer, key_file=tmp_path / "missing")
+    key = tmp_path / "moved_key"
+    key.write_bytes(peer.client_key_file.read_bytes())
+    add_sftp(peer, key_file=key)
+    key.unlink()  # an operator removed it after the recipient was added
+    rid = ready_request(shop, recipient="bank")
+    [d] = delivery.list_for(rid)
+    assert d.state == "failed" and "private key" in (d.error or "")  # recorded, not stuck
+    key.write_bytes(peer.client_key_file.read_bytes())
+    assert delivery.deliver(rid, "agent").state == "delivered"
+
+
+def test_a_channel_bug_is_recorded_not_stuck(
+    shop: str, peer: SftpPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferry.delivery.testing import MemoryChannel
+
+    add_sftp(peer)
+    monkeypatch.setattr("ferry.services.delivery.schedule_after_commit", lambda *_: None)
+    rid = ready_request(shop, recipient="bank")
+
+    class Broken(MemoryChannel):
+        def deliver(self, shipment):  # type: ignore[no-untyped-def]
+            raise KeyError("bug")
+
+    view = delivery.deliver(rid, "agent", opener=lambda *_: Broken())
+    assert view.state == "failed" and "KeyError" in (view.error or "")
+    assert delivery.deliver(rid, "agent").state == "delivered"

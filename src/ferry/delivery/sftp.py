@@ -46,6 +46,15 @@ class SftpConfig(ChannelConfig):
             raise ValueError(f"is not an OpenSSH public key line ({exc})") from None
         return value.strip()
 
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: str) -> str:
+        try:
+            asyncssh.read_private_key(value)
+        except (OSError, asyncssh.KeyImportError) as exc:
+            raise ValueError(f"cannot read an SSH private key from {value!r} ({exc})") from None
+        return value
+
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or ""

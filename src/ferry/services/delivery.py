@@ -78,7 +78,11 @@ def deliver(
     key, shipment, channel_name, config = _claim(request_id, actor, tenant_id)
     if shipment is None:
         return _view_of(key)
-    channel = opener(channel_name, config)
+    try:
+        channel = opener(channel_name, config)
+    except FerryError as exc:  # e.g. the key file went missing: a clear failure, not a stuck row
+        _attempt_failed(key, actor, 1, _final(exc.message, exc.code), True)
+        return _view_of(key)
     for attempt in range(1, retry.attempts + 1):
         try:
             receipt = channel.deliver(shipment)
@@ -89,9 +93,16 @@ def deliver(
                 break
             retry.wait(attempt)
             continue
+        except Exception as exc:  # a channel bug must end in a recorded failure, never "sending"
+            _attempt_failed(key, actor, attempt, _final(f"{type(exc).__name__}: {exc}"), True)
+            break
         _succeeded(key, actor, attempt, receipt)
         break
     return _view_of(key)
+
+
+def _final(message: str, code: str = "delivery_error") -> DeliveryError:
+    return DeliveryError(message, code=code, retryable=False)
 
 
 def _claim(

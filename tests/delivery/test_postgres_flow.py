@@ -47,3 +47,29 @@ def test_transfer_on_any_store(shop_any: str, ferry_env_any: Path, tmp_path: Pat
     assert row["state"] == "delivered" and row["attempts"] == 2
     assert requests.show(rid).state == "delivered"
     assert audit.verify_tenant("acme").ok
+
+
+def test_opendsr_callbacks_on_any_store(shop_any: str, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from ferry.app import create_app
+    from ferry.services import collection, opendsr_callbacks, tenants
+    from ferry.settings import reset_settings
+    from tests.delivery.peers import serve_app
+    from tests.delivery.test_opendsr import Controller, body
+
+    monkeypatch.setenv("FERRY_ALLOW_LOOPBACK_CALLBACKS", "1")
+    reset_settings()
+    auth = {"Authorization": f"Bearer {tenants.create_api_key('acme', 'controller')}"}
+    ctl = Controller()
+    with TestClient(create_app()) as client, serve_app(ctl.app()) as base:
+        ctl.certificate = client.get("/opendsr/v1/processor.crt").content
+        ctl.fail_first = 1
+        sent = body(shop_any, [f"{base}/cb"])
+        assert client.post("/opendsr/v1/requests", json=sent, headers=auth).status_code == 201
+        rid = requests.list_requests("acme")[0].id
+        collection.run(rid, "agent")
+        opendsr_callbacks.drain()
+    assert [c["request_status"] for c in ctl.received] == ["in_progress", "completed"]
+    assert ctl.bad == [] and ctl.hits == 3
+    assert audit.verify_tenant("acme").ok

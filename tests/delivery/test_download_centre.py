@@ -93,6 +93,10 @@ def test_download_limit(client: TestClient, shop: str) -> None:
     third = client.get(path)
     assert third.status_code == 429 and third.json()["code"] == "download_limit"
     assert client.get(path, headers={"Range": "bytes=10-"}).status_code == 206  # resume allowed
+    # a Range on a link that never started a download is not a resume: it counts (and is refused)
+    fresh = packages.download_link(rid, "agent")
+    cheat = client.get(f"/api/v1/downloads/{fresh.token}", headers={"Range": "bytes=1-"})
+    assert cheat.status_code == 429
     actions = [e["action"] for e in requests.show(rid).events]
     assert "download.refused" in actions
 
@@ -126,3 +130,15 @@ def test_purge_after_retention(client: TestClient, shop: str) -> None:
     assert "package.purged" in [e["action"] for e in shown.events]
     assert retention.purge_expired(now=utcnow() + timedelta(days=5)) == []  # recorded once
     assert audit.verify_tenant("acme").ok
+
+
+def test_free_resumes_are_capped_per_link(
+    client: TestClient, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packages, "MAX_RESUMES", 2)
+    rid = ready_request(shop, kind="access")
+    path = f"/api/v1/downloads/{packages.download_link(rid, 'agent').token}"
+    assert client.get(path).status_code == 200
+    for _ in range(3):
+        assert client.get(path, headers={"Range": "bytes=5-"}).status_code == 206
+    assert requests.show(rid).package.downloads == 2  # the third "resume" was counted

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from ferry.crypto.tokens import TokenExpired, TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
@@ -14,7 +18,7 @@ from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
 from ferry.export.package import VerifyReport, verify_package
 from ferry.services import recipients
-from ferry.services.audit import record
+from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.settings import get_settings
@@ -22,6 +26,7 @@ from ferry.store import requests
 from ferry.store.tables import Package
 
 _PURPOSE = "download"
+MAX_RESUMES = 20  # free resumes per link after a counted download
 _OUTER_MAX_AGE_S = 3650 * 86400  # each link carries its own expiry (the tenant's lifetime)
 _DOWNLOADABLE = (RequestState.READY, RequestState.DELIVERED)
 
@@ -47,7 +52,9 @@ def download_link(request_id: str, actor: str, tenant_id: int | None = None) -> 
         ttl = recipients.policy(session, tenant.id).link_ttl_hours
         expires = utcnow() + timedelta(hours=ttl)
         token = sign(
-            settings.secret(), _PURPOSE, {"r": req.id, "p": package.id, "x": _epoch(expires)}
+            settings.secret(),
+            _PURPOSE,
+            {"r": req.id, "p": package.id, "x": _epoch(expires), "n": secrets.token_hex(4)},
         )
         record(
             session,
@@ -94,7 +101,8 @@ def open_download(token: str, resumed_from: int | None = None) -> Download:
             raise FerryError("this package is no longer available", code="package_gone", status=410)
         if not Path(package.path).is_file():
             raise FerryError("this package is no longer available", code="package_gone", status=410)
-        resumed = bool(resumed_from)
+        link = hashlib.sha256(token.encode()).hexdigest()[:16]
+        resumed = bool(resumed_from) and _may_resume(session, tenant.id, req.id, link)
         limit = recipients.policy(session, tenant.id).max_downloads
         if not resumed and package.downloads >= limit:
             record(session, tenant.id, "subject", "download.refused", req.id, {"limit": limit})
@@ -113,13 +121,31 @@ def open_download(token: str, resumed_from: int | None = None) -> Download:
             "subject",
             "package.downloaded",
             req.id,
-            {"sha256": package.sha256, "count": package.downloads, "resumed_from": resumed_from},
+            {
+                "sha256": package.sha256,
+                "count": package.downloads,
+                "resumed_from": resumed_from if resumed else None,
+                "link": link,
+            },
         )
         if req.state == RequestState.READY:
             move(session, req, RequestState.DELIVERED, "subject", {"via": "download"})
         return Download(
             Path(package.path), f"{tenant.slug}-data-{req.id[:8]}.zip", package.sha256, package.size
         )
+
+
+def _may_resume(session: Session, tenant_id: int, request_id: str, link: str) -> bool:
+    """A Range request is a free resume only on a link that already started a counted download,
+    and at most ``MAX_RESUMES`` times per link; otherwise it counts like a new download."""
+    used = [
+        e.data
+        for e in events_for(session, tenant_id, request_id)
+        if e.action == "package.downloaded" and e.data.get("link") == link
+    ]
+    started = any(d.get("resumed_from") is None for d in used)
+    resumes = sum(1 for d in used if d.get("resumed_from") is not None)
+    return started and resumes < MAX_RESUMES
 
 
 def verify_file(path: Path) -> VerifyReport:

@@ -11,7 +11,7 @@ from ferry import __version__
 from ferry.api import app as api_app
 from ferry.api.errors import ferry_error
 from ferry.domain.errors import FerryError
-from ferry.web import centre, consent, portal
+from ferry.web import centre, consent, portal, transfer
 
 
 def create_app() -> FastAPI:
@@ -26,6 +26,7 @@ def create_app() -> FastAPI:
     portal.install(app)
     centre.install(app)
     consent.install(app)
+    transfer.install(app)
 
     async def errors(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FerryError)

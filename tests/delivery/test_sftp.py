@@ -221,3 +221,28 @@ def test_a_channel_bug_is_recorded_not_stuck(
     view = delivery.deliver(rid, "agent", opener=lambda *_: Broken())
     assert view.state == "failed" and "KeyError" in (view.error or "")
     assert delivery.deliver(rid, "agent").state == "delivered"
+
+
+def test_person_asks_for_a_transfer_in_the_portal(shop: str, peer: SftpPeer) -> None:
+    from fastapi.testclient import TestClient
+
+    from ferry.app import create_app
+
+    add_sftp(peer)
+    with TestClient(create_app()) as client:
+        page = client.get("/p/acme/transfer")
+        assert page.status_code == 200 and "bank" in page.text
+        bad = client.post(
+            "/p/acme/transfer",
+            data={"email": shop, "recipient": "evil-corp", "jurisdiction": "EU-DE"},
+        )
+        assert bad.status_code == 400 and "from the list" in bad.text
+        sent = client.post(
+            "/p/acme/transfer",
+            data={"email": shop, "recipient": "bank", "jurisdiction": "EU-DE"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303 and sent.headers["location"].endswith("/verify")
+    [view] = requests.list_requests("acme")
+    assert view.kind == "transfer"
+    assert "request.recipient_named" in actions(view.id)

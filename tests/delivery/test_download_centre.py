@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from ferry.app import create_app
 from ferry.domain.clock import utcnow
 from ferry.domain.models import Identity
-from ferry.services import audit, packages, recipients, requests, retention
+from ferry.services import audit, delivery, packages, recipients, requests, retention
 from tests.conftest import Outbox
 from tests.delivery.conftest import ready_request
 
@@ -54,6 +54,9 @@ def test_sign_in_list_and_resumable_download(
     assert whole.content[:100] + part.content == whole.content
     shown = requests.show(rid)
     assert shown.state == "delivered" and shown.package.downloads == 1
+    [receipt] = delivery.list_for(rid)
+    assert receipt.channel == "download" and receipt.receipt["sha256"] == sha
+    assert receipt.receipt["downloads"] == 1
     hits = [e for e in shown.events if e["action"] == "package.downloaded"]
     assert [h["data"]["resumed_from"] for h in hits] == [None, 100]
     assert audit.verify_tenant("acme").ok

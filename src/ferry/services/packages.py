@@ -22,8 +22,8 @@ from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.settings import get_settings
-from ferry.store import requests
-from ferry.store.tables import Package
+from ferry.store import deliveries, requests
+from ferry.store.tables import Delivery, Package
 
 _PURPOSE = "download"
 MAX_RESUMES = 20  # free resumes per link after a counted download
@@ -115,6 +115,7 @@ def open_download(token: str, resumed_from: int | None = None) -> Download:
             )
         if not resumed:
             package.downloads += 1
+            _receipt(session, tenant.id, req.id, package)
         record(
             session,
             tenant.id,
@@ -133,6 +134,27 @@ def open_download(token: str, resumed_from: int | None = None) -> Download:
         return Download(
             Path(package.path), f"{tenant.slug}-data-{req.id[:8]}.zip", package.sha256, package.size
         )
+
+
+def _receipt(session: Session, tenant_id: int, request_id: str, package: Package) -> None:
+    """The download centre's delivery row: made at the first download, counted after."""
+    key = hashlib.sha256(f"download:{request_id}:{package.id}".encode()).hexdigest()[:40]
+    row = deliveries.by_key(session, key, lock=True)
+    if row is None:
+        row = Delivery(
+            tenant_id=tenant_id,
+            request_id=request_id,
+            package_id=package.id,
+            channel="download",
+            idempotency_key=key,
+            state="delivered",
+            attempts=0,
+            delivered_at=utcnow(),
+            receipt={"sha256": package.sha256, "first_download_at": utcnow().isoformat()},
+        )
+        session.add(row)
+    row.attempts = package.downloads
+    row.receipt = {**row.receipt, "downloads": package.downloads}
 
 
 def _may_resume(session: Session, tenant_id: int, request_id: str, link: str) -> bool:

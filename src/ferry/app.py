@@ -11,7 +11,7 @@ from ferry import __version__
 from ferry.api import app as api_app
 from ferry.api.errors import ferry_error
 from ferry.domain.errors import FerryError
-from ferry.web import portal, verify_link
+from ferry.web import centre, consent, portal, transfer, verify_link
 
 
 def create_app() -> FastAPI:
@@ -25,6 +25,9 @@ def create_app() -> FastAPI:
     api_app.install(app)
     portal.install(app)
     verify_link.install(app)
+    centre.install(app)
+    consent.install(app)
+    transfer.install(app)
 
     async def errors(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FerryError)

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     port: int = 8000
     code_ttl_minutes: int = 15
     code_max_attempts: int = 5
-    download_ttl_hours: int = 72
+    download_ttl_hours: int = 168
+    delivery_attempts: int = 4
+    delivery_backoff_s: float = 2.0
+    allow_loopback_callbacks: bool = False  # OpenDSR callbacks to http://127.0.0.1 (tests only)
     subject_token_days: int = 30
     jobs_inline_workers: int = 2
     sms_provider: str = Field(default="outbox", description="outbox (var/sms-outbox/) or twilio")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,12 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from itsdangerous.timed import TimestampSigner
 
 from ferry.app import create_app
 from ferry.domain.clock import utcnow
 from ferry.services import audit, requests, verification
 from ferry.services.demo import seed
+from ferry.settings import get_settings
 from tests.api import (
     V1,
     Api,
@@ -466,8 +465,12 @@ def test_a_tampered_download_token_is_403(api: Api) -> None:
 def test_an_expired_download_token_is_410(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     rid, token = api.ready_request()
     good = _token(api.link(rid, {"Authorization": f"Bearer {token}"}).json()["url"])
-    later = int(time.time()) + 72 * 3600 + 60  # just past FERRY_DOWNLOAD_TTL_HOURS (72)
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
+    from ferry.domain.clock import utcnow
+    from ferry.services import packages
+
+    ttl = timedelta(hours=get_settings().download_ttl_hours, minutes=1)
+    later = utcnow() + ttl  # just past the link's lifetime (FERRY_DOWNLOAD_TTL_HOURS)
+    monkeypatch.setattr(packages, "utcnow", lambda: later)
     before = snapshot()
     assert_error(api.client.get(f"{V1}/downloads/{good}"), 410, "link_expired")
     assert_untouched(before)

@@ -6,7 +6,17 @@ from fastapi import APIRouter, FastAPI
 
 from ferry import __version__
 from ferry.api import errors
-from ferry.api.routes import clock, collection, downloads, requests, tenants, verify
+from ferry.api.routes import (
+    clock,
+    collection,
+    consents,
+    downloads,
+    opendsr,
+    requests,
+    tenants,
+    transfers,
+    verify,
+)
 
 
 def router() -> APIRouter:
@@ -17,6 +27,8 @@ def router() -> APIRouter:
     api.include_router(verify.router)
     api.include_router(clock.router)
     api.include_router(collection.router)
+    api.include_router(transfers.router)
+    api.include_router(consents.router)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
@@ -28,3 +40,4 @@ def router() -> APIRouter:
 def install(app: FastAPI) -> None:
     errors.install(app)
     app.include_router(router())
+    app.include_router(opendsr.router)

@@ -6,8 +6,17 @@ import typer
 import uvicorn
 
 from ferry.cli.clock import jurisdictions_app, register, sla_app
+from ferry.cli.consent import consent_app, device_export
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.cli.package import audit_app, package_app
+from ferry.cli.recipient import (
+    deliver,
+    deliveries_of,
+    delivery_policy,
+    pull_link,
+    purge,
+    recipient_app,
+)
 from ferry.cli.request import request_app
 from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.cli.verify import verify_app
@@ -32,6 +41,14 @@ app.add_typer(verify_app, name="verify")
 app.add_typer(sla_app, name="sla")
 app.add_typer(jurisdictions_app, name="jurisdictions")
 register(request_app)
+app.add_typer(recipient_app, name="recipient")
+app.add_typer(consent_app, name="consent")
+request_app.command("deliver")(deliver)
+request_app.command("pull-link")(pull_link)
+request_app.command("deliveries")(deliveries_of)
+package_app.command("purge")(purge)
+package_app.command("device")(device_export)
+tenant_app.command("delivery")(delivery_policy)
 
 
 @app.command()

@@ -77,6 +77,8 @@ def submit(
     systems: str | None = typer.Option(None, "--systems", help="comma-separated"),
     since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD"),
     until: str | None = typer.Option(None, "--until", help="YYYY-MM-DD"),
+    recipient: str | None = typer.Option(None, "--recipient", help="transfer: who receives it"),
+    consent: str | None = typer.Option(None, "--consent", help="consent-share: the consent id"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Take a request in (an agent entering it for the person)."""
@@ -89,6 +91,8 @@ def submit(
         scope=scope,
         channel="cli",
         actor="cli",
+        recipient=recipient,
+        consent=consent,
     )
     emit_json(view) if as_json else _print(view)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -116,6 +116,7 @@ class DatasetMap(BaseModel):
     field_provenance: dict[str, Provenance] = Field(default_factory=dict)
     free_text: list[str] = Field(default_factory=list)
     source: dict[str, Any] = Field(default_factory=dict)
+    device: Literal["settings", "preferences", "activity"] | None = None
     _linked: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="before")

@@ -41,10 +41,12 @@ class IdentityType(StrEnum):
     CUSTOMER_ID = "customer_id"
     ACCOUNT_ID = "account_id"
     NAME = "name"
+    EMAIL_SHA256 = "email_sha256"  # hex SHA-256 of the lower-cased address (OpenDSR hashed form)
 
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_VALUE = 320
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -87,6 +89,10 @@ class Identity:
                 raise InvalidInput(f"{value!r} is not an email address")
             local, _, domain = value.rpartition("@")
             value = f"{local}@{domain.lower()}"
+        if kind is IdentityType.EMAIL_SHA256 and not _SHA256.match(value.lower()):
+            raise InvalidInput("an email_sha256 identity is 64 hexadecimal characters")
+        if kind is IdentityType.EMAIL_SHA256:
+            value = value.lower()
         if kind is IdentityType.PHONE and not _PHONE.match(value):
             raise InvalidInput(f"{value!r} is not a phone number (digits, spaces, + - . ( ) /)")
         return cls(kind, value)

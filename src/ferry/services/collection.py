@@ -62,6 +62,7 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
         sources = gather.sources(session, tenant.id)
         meta = _meta(req, tenant.name, person.scope)
         slug = tenant.slug
+        device_only = req.kind == "device"  # only the datasets the map marks as device data
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
@@ -74,7 +75,14 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
         gather.save_report(session, request_id, outcomes)
     if engine.gaps():
         raise gather.GapError(gather.gap_summary(outcomes))
-    return _package(slug, request_id, engine, person, meta)
+    return _package(slug, request_id, engine, person, meta, device_only=device_only)
+
+
+def _is_device(engine: gather.Collection, rows: DatasetRows) -> bool:
+    """A dataset the data map marks as device data (settings, preferences, activity)."""
+    source = engine.sources.get(rows.system)
+    found = source.datamap.datasets.get(rows.dataset) if source else None
+    return found is not None and found.device is not None
 
 
 def _meta(req: Request, tenant_name: str, scope: Scope) -> PackageMeta:
@@ -96,12 +104,16 @@ def _package(
     meta: PackageMeta,
     extra: list[DatasetRows] | None = None,
     cleanup: bool = True,
+    device_only: bool = False,
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools, then delete the work folder."""
     folder = get_settings().packages_dir / slug / request_id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "package.zip"
-    info = write_package(path, [*engine.datasets(person), *(extra or [])], meta)
+    found = engine.datasets(person)
+    if device_only:  # a device request holds only what the map marks as device data
+        found = [d for d in found if _is_device(engine, d)]
+    info = write_package(path, [*found, *(extra or [])], meta)
     if cleanup:
         gather.remove_work(engine.folder)
     files = [

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ferry.domain.clock import utcnow
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
-from ferry.services import pauses
+from ferry.services import pauses, state_events
 from ferry.services.audit import record
 from ferry.store.tables import Request
 
@@ -39,3 +39,4 @@ def move(
         req.id,
         {"from": current.value, **(data or {})},
     )
+    state_events.changed(session, req, current, target, data or {})

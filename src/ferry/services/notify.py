@@ -42,6 +42,11 @@ def portal_url(tenant_slug: str, request_id: str, page: str = "") -> str:
 
 def package_ready(session: Session, req: Request, slug: str, name: str) -> None:
     """Tell the person their copy is ready: a link to the portal, never data in the mail."""
+    from ferry.services import delivery  # a transfer goes to its recipient instead
+
+    if delivery.has_recipient(session, req.id):
+        delivery.schedule_after_commit(session, req.id)
+        return
     email = next((i.value for i in req.identities if i.type == "email"), None)
     if email:
         send(

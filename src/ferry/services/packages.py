@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ferry.crypto.tokens import TokenInvalid, sign, unsign
+from sqlalchemy.orm import Session
+
+from ferry.crypto.tokens import TokenExpired, TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
 from ferry.export.package import VerifyReport, verify_package
-from ferry.services.audit import record
+from ferry.services import recipients
+from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.settings import get_settings
-from ferry.store import requests
-from ferry.store.tables import Package
+from ferry.store import deliveries, requests
+from ferry.store.tables import Delivery, Package
 
 _PURPOSE = "download"
+MAX_RESUMES = 20  # free resumes per link after a counted download
+_OUTER_MAX_AGE_S = 3650 * 86400  # each link carries its own expiry (the tenant's lifetime)
 _DOWNLOADABLE = (RequestState.READY, RequestState.DELIVERED)
 
 
@@ -42,16 +49,21 @@ def download_link(request_id: str, actor: str, tenant_id: int | None = None) -> 
                 code="package_not_ready",
                 status=409,
             )
-        token = sign(settings.secret(), _PURPOSE, {"r": req.id, "p": package.id})
+        ttl = recipients.policy(session, tenant.id).link_ttl_hours
+        expires = utcnow() + timedelta(hours=ttl)
+        token = sign(
+            settings.secret(),
+            _PURPOSE,
+            {"r": req.id, "p": package.id, "x": _epoch(expires), "n": secrets.token_hex(4)},
+        )
         record(
             session,
             tenant.id,
             actor,
             "download.link_created",
             req.id,
-            {"package_sha256": package.sha256, "ttl_hours": settings.download_ttl_hours},
+            {"package_sha256": package.sha256, "ttl_hours": ttl},
         )
-    expires = utcnow() + timedelta(hours=settings.download_ttl_hours)
     url = f"{settings.public_url.rstrip('/')}/api/v1/downloads/{token}"
     return DownloadLink(url, token, expires)
 
@@ -64,10 +76,21 @@ class Download:
     size: int
 
 
-def open_download(token: str) -> Download:
-    """Resolve a link; the first download marks the request delivered. Every one is audited."""
+def _epoch(when: datetime) -> int:
+    return int(when.replace(tzinfo=UTC).timestamp())
+
+
+def open_download(token: str, resumed_from: int | None = None) -> Download:
+    """Resolve a link; the first download marks the request delivered. Every one is audited.
+
+    The link's lifetime and the download limit are the tenant's (``ferry tenant delivery``). A
+    resumed download (an HTTP Range not starting at byte 0) continues one already counted.
+    """
     settings = get_settings()
-    payload = unsign(settings.secret(), _PURPOSE, token, settings.download_ttl_hours * 3600)
+    payload = unsign(settings.secret(), _PURPOSE, token, _OUTER_MAX_AGE_S)
+    expiry = payload.get("x", 0)
+    if not isinstance(expiry, int) or expiry < _epoch(utcnow()):
+        raise TokenExpired("this link has expired; ask for a new one")
     with unit_of_work() as session:
         try:
             req, tenant = load(session, str(payload["r"]), None)
@@ -78,20 +101,73 @@ def open_download(token: str) -> Download:
             raise FerryError("this package is no longer available", code="package_gone", status=410)
         if not Path(package.path).is_file():
             raise FerryError("this package is no longer available", code="package_gone", status=410)
-        package.downloads += 1
+        link = hashlib.sha256(token.encode()).hexdigest()[:16]
+        resumed = bool(resumed_from) and _may_resume(session, tenant.id, req.id, link)
+        limit = recipients.policy(session, tenant.id).max_downloads
+        if not resumed and package.downloads >= limit:
+            record(session, tenant.id, "subject", "download.refused", req.id, {"limit": limit})
+            session.commit()
+            raise FerryError(
+                f"this package was downloaded {limit} times, the most allowed; ask the team "
+                "for a new copy if you need one",
+                code="download_limit",
+                status=429,
+            )
+        if not resumed:
+            package.downloads += 1
+            _receipt(session, tenant.id, req.id, package)
         record(
             session,
             tenant.id,
             "subject",
             "package.downloaded",
             req.id,
-            {"sha256": package.sha256, "count": package.downloads},
+            {
+                "sha256": package.sha256,
+                "count": package.downloads,
+                "resumed_from": resumed_from if resumed else None,
+                "link": link,
+            },
         )
         if req.state == RequestState.READY:
             move(session, req, RequestState.DELIVERED, "subject", {"via": "download"})
         return Download(
             Path(package.path), f"{tenant.slug}-data-{req.id[:8]}.zip", package.sha256, package.size
         )
+
+
+def _receipt(session: Session, tenant_id: int, request_id: str, package: Package) -> None:
+    """The download centre's delivery row: made at the first download, counted after."""
+    key = hashlib.sha256(f"download:{request_id}:{package.id}".encode()).hexdigest()[:40]
+    row = deliveries.by_key(session, key, lock=True)
+    if row is None:
+        row = Delivery(
+            tenant_id=tenant_id,
+            request_id=request_id,
+            package_id=package.id,
+            channel="download",
+            idempotency_key=key,
+            state="delivered",
+            attempts=0,
+            delivered_at=utcnow(),
+            receipt={"sha256": package.sha256, "first_download_at": utcnow().isoformat()},
+        )
+        session.add(row)
+    row.attempts = package.downloads
+    row.receipt = {**row.receipt, "downloads": package.downloads}
+
+
+def _may_resume(session: Session, tenant_id: int, request_id: str, link: str) -> bool:
+    """A Range request is a free resume only on a link that already started a counted download,
+    and at most ``MAX_RESUMES`` times per link; otherwise it counts like a new download."""
+    used = [
+        e.data
+        for e in events_for(session, tenant_id, request_id)
+        if e.action == "package.downloaded" and e.data.get("link") == link
+    ]
+    started = any(d.get("resumed_from") is None for d in used)
+    resumes = sum(1 for d in used if d.get("resumed_from") is not None)
+    return started and resumes < MAX_RESUMES
 
 
 def verify_file(path: Path) -> VerifyReport:

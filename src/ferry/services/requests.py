@@ -14,7 +14,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import clock, notify, verification
+from ferry.services import clock, consents, notify, recipients, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -33,6 +33,9 @@ def submit(
     scope: Scope | None = None,
     channel: str = "api",
     actor: str = "subject",
+    recipient: str | None = None,
+    send_code: bool = True,
+    consent: str | None = None,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -76,11 +79,24 @@ def submit(
                 "identity_types": sorted({i.type.value for i in identities}),
             },
         )
+        if recipient:
+            recipients.attach(session, tenant.id, req, recipient, actor)
+        if consent:
+            consents.bind(session, tenant.id, req, consent, actor)
+        elif kind_ is RequestKind.CONSENT_SHARE:
+            record(
+                session,
+                tenant.id,
+                "system",
+                "consent.missing",
+                req.id,
+                {"note": "nothing is shared until a consent is attached"},
+            )
         move(session, req, RequestState.AWAITING_VERIFICATION, "system")
         email = next((i.value for i in identities if i.type is IdentityType.EMAIL), None)
-        if email:
+        if email and send_code:
             verification.issue_code(session, tenant, req, email)
-        else:
+        elif send_code:  # without a code the caller verifies (e.g. the controller, by OpenDSR)
             record(
                 session,
                 tenant.id,

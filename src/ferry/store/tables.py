@@ -287,3 +287,104 @@ class CollectionSystem(Base):
     rows: Mapped[int] = mapped_column(Integer, default=0)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- delivery and transfer (issue 7) -------------------------------------------------------------
+
+
+class DeliverySettings(Base):
+    """A tenant's delivery policy; a tenant without a row uses the defaults in the services."""
+
+    __tablename__ = "delivery_settings"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    link_ttl_hours: Mapped[int] = mapped_column(Integer, default=168)
+    max_downloads: Mapped[int] = mapped_column(Integer, default=10)
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
+
+
+class Recipient(Base):
+    """A receiving provider the tenant knows: an SFTP or HTTPS endpoint with its keys."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(30))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    country: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RequestRecipient(Base):
+    """The recipient a transfer request names (one per request)."""
+
+    __tablename__ = "request_recipients"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id"), index=True)
+
+
+class Delivery(Base):
+    """One hand-over of a package (or a notice) through a channel, with its receipt."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipients.id"))
+    channel: Mapped[str] = mapped_column(String(30))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PackagePurge(Base):
+    """A package file removed after the tenant's retention period (the row stays, the file goes)."""
+
+    __tablename__ = "package_purges"
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id"), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class OpenDsrLink(Base):
+    """An OpenDSR request: the controller's id, its callback URLs and the Ferry request."""
+
+    __tablename__ = "opendsr_links"
+    subject_request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), unique=True)
+    request_type: Mapped[str] = mapped_column(String(30))
+    callback_urls: Mapped[list[Any]] = mapped_column(default=list)
+    api_version: Mapped[str] = mapped_column(String(10), default="3.0")
+    submitted_time: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Consent(Base):
+    """What the person agreed to share, with whom, for what, until when, and how it was given."""
+
+    __tablename__ = "consents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(320))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    method: Mapped[str] = mapped_column(String(60))
+    proof: Mapped[str] = mapped_column(Text, default="")
+
+
+class RequestConsent(Base):
+    """The consent a consent-share request runs under (one per request)."""
+
+    __tablename__ = "request_consents"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)

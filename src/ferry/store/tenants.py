@@ -26,7 +26,9 @@ def find_by_slug(session: Session, slug: str) -> Tenant | None:
 
 
 def lock(session: Session, tenant_id: int) -> Tenant:
-    return session.scalars(select(Tenant).where(Tenant.id == tenant_id).with_for_update()).one()
+    """Lock the tenant row and re-read it: a copy already in the session may be stale."""
+    query = select(Tenant).where(Tenant.id == tenant_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def list_all(session: Session) -> list[Tenant]:

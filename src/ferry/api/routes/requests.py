@@ -50,6 +50,8 @@ def submit_request(slug: str, body: RequestCreate, who: MaybeCaller) -> Submitte
         scope=_scope(body),
         channel="api" if who else "api-public",
         actor=who.actor if who else "subject",
+        recipient=body.recipient if who else None,
+        consent=body.consent,
     )
     return SubmittedOut(
         id=view.id, state=view.state, due_date=view.due_date, status_url=portal_url(slug, view.id)

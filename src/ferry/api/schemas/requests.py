@@ -30,6 +30,8 @@ class RequestCreate(BaseModel):
     identities: list[IdentityIn] = Field(min_length=1, max_length=10)
     jurisdiction: str | None = Field(default=None, max_length=10, examples=["EU-DE"])
     scope: ScopeIn | None = None
+    recipient: str | None = Field(default=None, max_length=100, description="transfer: who")
+    consent: str | None = Field(default=None, max_length=32, description="consent-share: id")
 
 
 class CodeIn(BaseModel):

@@ -1,0 +1,1 @@
+"""Intake channels that need more than a form: OpenDSR (controllers handing requests over)."""

@@ -1,0 +1,64 @@
+"""Email notices on a request's state changes: what the person must know and a link, nothing more.
+
+No personal data goes in a notice: not the data, not the identities, not an agent's free-text
+reason (the status page shows that after sign-in). The ready-to-download notice is
+:func:`notify.package_ready`; this module covers the other changes a person must hear about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ferry.domain.models import IdentityType, RequestState
+from ferry.services import notify
+from ferry.store.tables import Request, Tenant
+
+S = RequestState
+TEXTS: dict[RequestState, tuple[str, str]] = {
+    S.EXTENDED: (
+        "More time is needed for your request to {name}",
+        "{name} needs more time to answer your request {ref}, as the law allows. The reason "
+        "and the new date are on your status page.",
+    ),
+    S.PAUSED: (
+        "Your request to {name} is waiting for you",
+        "{name} paused your request {ref} because something is needed from you. Your status "
+        "page says what.",
+    ),
+    S.REJECTED: (
+        "Your request to {name} was declined",
+        "{name} declined your request {ref}. Your status page gives the reason and explains "
+        "your right to complain to the data protection authority.",
+    ),
+    S.WITHDRAWN: (
+        "Your request to {name} was withdrawn",
+        "Your request {ref} to {name} was withdrawn. Nothing more will be done with it.",
+    ),
+}
+_SENT = (
+    "Your data from {name} was sent",
+    "{name} sent the copy of your data you asked for (request {ref}) to {recipient}, as you "
+    "asked. Your status page has the details.",
+)
+
+
+def on_state_change(
+    session: Session, req: Request, target: RequestState, data: dict[str, Any]
+) -> None:
+    email = next((i.value for i in req.identities if i.type == IdentityType.EMAIL), None)
+    if email is None:
+        return
+    tenant = session.get_one(Tenant, req.tenant_id)
+    via = data.get("via")
+    if target in TEXTS:
+        subject, body = TEXTS[target]
+    elif target is S.DELIVERED and via not in (None, "download"):
+        subject, body = _SENT
+    else:
+        return
+    fields = {"name": tenant.name, "ref": req.id[:8], "recipient": data.get("recipient", "them")}
+    link = notify.portal_url(tenant.slug, req.id)
+    text = body.format(**fields) + f"\n\nOpen {link} to see it.\n"
+    notify.send(session, req, email, subject.format(**fields), text, f"state_{target.value}")

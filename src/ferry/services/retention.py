@@ -1,0 +1,77 @@
+"""Retention: packages are removed once the tenant's retention period is over; each purge is
+recorded (a ``package_purges`` row and an audit event) and a delivered request is closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
+from ferry.domain.models import RequestState
+from ferry.services import recipients
+from ferry.services.audit import record
+from ferry.services.lifecycle import move
+from ferry.store import tenants
+from ferry.store.tables import Package, PackagePurge, Request
+
+
+@dataclass(frozen=True)
+class Purged:
+    tenant: str
+    request_id: str
+    sha256: str
+    created_at: datetime
+    file_existed: bool
+
+
+def purge_expired(tenant_slug: str | None = None, now: datetime | None = None) -> list[Purged]:
+    """Purge every package older than its tenant's retention period (the scheduler calls this)."""
+    now = now or utcnow()
+    done: list[Purged] = []
+    with unit_of_work() as session:
+        chosen = (
+            [tenants.get_by_slug(session, tenant_slug)]
+            if tenant_slug
+            else tenants.list_all(session)
+        )
+        plan = [(t.id, t.slug, recipients.policy(session, t.id).retention_days) for t in chosen]
+    for tenant_id, slug, days in plan:
+        done.extend(_purge_tenant(tenant_id, slug, now - timedelta(days=days), days))
+    return done
+
+
+def _purge_tenant(tenant_id: int, slug: str, cutoff: datetime, days: int) -> list[Purged]:
+    done = []
+    with unit_of_work() as session:
+        query = (
+            select(Package, Request)
+            .join(Request, Request.id == Package.request_id)
+            .outerjoin(PackagePurge, PackagePurge.package_id == Package.id)
+            .where(
+                Request.tenant_id == tenant_id,
+                Package.created_at < cutoff,
+                PackagePurge.package_id.is_(None),
+            )
+        )
+        for package, req in session.execute(query).all():
+            path = Path(package.path)
+            existed = path.is_file()
+            path.unlink(missing_ok=True)
+            reason = f"retention of {days} days is over"
+            session.add(PackagePurge(package_id=package.id, reason=reason))
+            record(
+                session,
+                tenant_id,
+                "system",
+                "package.purged",
+                req.id,
+                {"sha256": package.sha256, "reason": reason, "file_existed": existed},
+            )
+            if req.state == RequestState.DELIVERED:
+                move(session, req, RequestState.CLOSED, "system", {"reason": reason})
+            done.append(Purged(slug, req.id, package.sha256, package.created_at, existed))
+    return done

@@ -19,6 +19,8 @@ from pathlib import PurePath
 from typing import Protocol
 from uuid import UUID
 
+import orjson
+
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import DatasetRows
 
@@ -69,7 +71,7 @@ def json_default(value: object) -> object:
     if isinstance(value, UUID | PurePath):
         return str(value)
     if isinstance(value, timedelta):
-        return _iso_duration(value)
+        return iso_duration(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, set | frozenset):
@@ -77,7 +79,7 @@ def json_default(value: object) -> object:
     raise TypeError(f"values of type {type(value).__name__} cannot be written as JSON")
 
 
-def _iso_duration(delta: timedelta) -> str:
+def iso_duration(delta: timedelta) -> str:
     """ISO-8601 duration, e.g. ``P1DT2H3M4.5S`` (negative durations get a leading ``-``)."""
     sign = "-" if delta < timedelta(0) else ""
     delta = abs(delta)
@@ -114,6 +116,20 @@ def encode(value: object) -> bytes:
         return json.dumps(json.loads(text), ensure_ascii=True).encode("ascii")
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def encode_row(row: Mapping[str, object]) -> bytes:
+    """``encode`` for one flat row, fast (orjson) when it can be, identical in values."""
+    for value in row.values():
+        if type(value) is float and not math.isfinite(value):
+            return encode(row)
+    try:
+        return orjson.dumps(row, default=json_default, option=_ORJSON)
+    except (orjson.JSONEncodeError, TypeError):  # huge ints, lone surrogates, odd keys
+        return encode(row)
+
+
 def dataset_fields(data: DatasetRows) -> dict[str, str | None]:
     """Every field of the dataset with its data category; unmapped fields get ``None``."""
     fields: dict[str, str | None] = dict(data.categories)
@@ -140,7 +156,7 @@ def _write_rows(sink: BytesSink, rows: Iterable[Mapping[str, object]], data: Dat
     count = 0
     for row in rows:
         try:
-            encoded = encode(row)
+            encoded = encode_row(row)
         except TypeError as exc:
             where = f"{data.system}/{data.dataset} row {count + 1}"
             raise InvalidInput(f"{where}: {exc}; convert it to text in the connector") from exc

@@ -57,6 +57,9 @@ def submit(
     systems: str | None = typer.Option(None, "--systems", help="comma-separated"),
     since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD"),
     until: str | None = typer.Option(None, "--until", help="YYYY-MM-DD"),
+    formats: str | None = typer.Option(
+        None, "--format", help="comma-separated: json,csv,xml,html,vcard,ical (tenant default)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Take a request in (an agent entering it for the person)."""
@@ -69,6 +72,7 @@ def submit(
         scope=scope,
         channel="cli",
         actor="cli",
+        formats=formats,
     )
     emit_json(view) if as_json else _print(view)
 

@@ -12,6 +12,7 @@ from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
+from ferry.export.writers import parse_formats
 from ferry.jurisdictions import due_date, rule_for
 from ferry.services import notify, verification
 from ferry.services.audit import events_for, record
@@ -32,6 +33,7 @@ def submit(
     scope: Scope | None = None,
     channel: str = "api",
     actor: str = "subject",
+    formats: Sequence[str] | str | None = None,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -53,6 +55,7 @@ def submit(
             due_date=due_date(code, received.date()),
             scope=(scope or Scope()).to_dict(),
             channel=channel,
+            formats=list(parse_formats(formats)) if formats else None,
         )
         req.identities = [
             RequestIdentity(type=i.type.value, value=i.value) for i in dict.fromkeys(identities)

@@ -47,6 +47,7 @@ def submit_request(slug: str, body: RequestCreate, who: MaybeCaller) -> Submitte
         scope=_scope(body),
         channel="api" if who else "api-public",
         actor=who.actor if who else "subject",
+        formats=body.formats,
     )
     return SubmittedOut(
         id=view.id, state=view.state, due_date=view.due_date, status_url=portal_url(slug, view.id)

@@ -30,6 +30,9 @@ class RequestCreate(BaseModel):
     identities: list[IdentityIn] = Field(min_length=1, max_length=10)
     jurisdiction: str | None = Field(default=None, max_length=10, examples=["EU-DE"])
     scope: ScopeIn | None = None
+    formats: list[str] | None = Field(
+        default=None, max_length=10, examples=[["json", "csv", "html"]]
+    )
 
 
 class CodeIn(BaseModel):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from ferry import __version__
 from ferry.api import errors
-from ferry.api.routes import downloads, requests, tenants
+from ferry.api.routes import downloads, keys, requests, tenants
 
 
 def router() -> APIRouter:
@@ -14,6 +14,7 @@ def router() -> APIRouter:
     api.include_router(tenants.router)
     api.include_router(requests.router)
     api.include_router(downloads.router)
+    api.include_router(keys.router)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
@@ -25,3 +26,4 @@ def router() -> APIRouter:
 def install(app: FastAPI) -> None:
     errors.install(app)
     app.include_router(router())
+    app.include_router(keys.well_known)

@@ -11,8 +11,8 @@ from ferry.connectors.registry import open_connector
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
-from ferry.export.package import PackageMeta, write_package
-from ferry.services import notify
+from ferry.export.package import PackageMeta
+from ferry.services import notify, packaging
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -68,8 +68,10 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             subject_label="the person who made this request",
             kind=req.kind,
             scope=_describe(scope),
+            formats=packaging.formats_for(req, tenant),
         )
         slug = tenant.slug
+        tenant_keys = packaging.Keys.load(session, tenant)
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
@@ -77,15 +79,12 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
         )
     folder = get_settings().packages_dir / slug / request_id
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "package.zip"
     notes: dict[str, list[str]] = {"unreachable": [], "discovered": []}
-    info = write_package(path, _gather(sources, identities, scope, notes), meta)
-    files = [
-        {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
-    ]
-    return Package(
-        request_id=request_id, path=str(path), sha256=info.sha256, size=info.size, files=files
-    ), notes
+    gathered = _gather(sources, identities, scope, notes)
+    people = tenant_keys.known_people
+    datasets, report = packaging.prepare(meta.kind, identities, gathered, people)
+    package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
+    return package, notes
 
 
 def _gather(
@@ -106,6 +105,8 @@ def _gather(
             connector.close()
         notes["unreachable"].extend(f"{name}.{d}" for d in result.unreachable)
         notes["discovered"].extend(sorted({i.type.value for i in result.discovered}))
+        for data in result.datasets:
+            packaging.add_hints(data, datamap.datasets.get(data.dataset))
         yield from result.datasets
 
 
@@ -142,6 +143,8 @@ def _finish(
                 "files": len(package.files),
                 "unreachable_datasets": notes["unreachable"],
                 "discovered_identity_types": sorted(set(notes["discovered"])),
+                "signed_by": package.signed_by,
+                "redactions": package.redactions or {},
             },
         )
         target = RequestState.REVIEW if tenant.review_required else RequestState.READY

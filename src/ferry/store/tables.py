@@ -38,6 +38,7 @@ class Tenant(Base):
     audit_head: Mapped[str] = mapped_column(String(64), default=GENESIS)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     default_formats: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    known_people: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # for redaction
 
 
 class ApiKey(Base):

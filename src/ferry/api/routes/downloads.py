@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
 from ferry.api.errors import ERROR_RESPONSES
 from ferry.services import packages
@@ -14,12 +14,17 @@ router = APIRouter(
 )
 
 
-@router.get("/downloads/{token}", response_class=FileResponse)
-def download(token: str) -> FileResponse:
+@router.get("/downloads/{token}", response_class=StreamingResponse)
+def download(token: str) -> StreamingResponse:
+    """The package zip, decrypted while it streams (no Range support yet)."""
     found = packages.open_download(token)
-    return FileResponse(
-        found.path,
+    return StreamingResponse(
+        iter(found.chunks),
         media_type="application/zip",
-        filename=found.filename,
-        headers={"X-Content-SHA256": found.sha256, "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Content-Length": str(found.size),
+            "X-Content-SHA256": found.sha256,
+            "Cache-Control": "no-store",
+        },
     )

@@ -58,7 +58,10 @@ class IcalWriter:
         self.options = options
 
     def fits(self, data: DatasetRows) -> bool:
-        return is_event(data) and data.timestamp is not None
+        stamp = data.timestamp
+        if stamp is None or not is_event(data):
+            return False
+        return stamp in data.categories or bool(data.rows and stamp in data.rows[0])
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         made = self.options.stamp

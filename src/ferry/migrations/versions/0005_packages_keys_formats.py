@@ -36,6 +36,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tenant_keys_tenant_id"), ["tenant_id"], unique=False)
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("default_formats", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("known_people", sa.JSON(), nullable=True))
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("formats", sa.JSON(), nullable=True))
     with op.batch_alter_table("packages", schema=None) as batch_op:
@@ -52,6 +53,7 @@ def downgrade() -> None:
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_column("formats")
     with op.batch_alter_table("tenants", schema=None) as batch_op:
+        batch_op.drop_column("known_people")
         batch_op.drop_column("default_formats")
     with op.batch_alter_table("tenant_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tenant_keys_tenant_id"))

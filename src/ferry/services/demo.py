@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from importlib import resources
 
 from ferry.db import unit_of_work
 from ferry.demo.estate import build_demo_shop
-from ferry.services import systems, tenants
+from ferry.services import packaging, systems, tenants
 from ferry.settings import get_settings
 from ferry.store import tenants as tenant_store
 from ferry.store.migrate import upgrade
@@ -26,6 +29,12 @@ class DemoSetup:
     database: str
 
 
+def _agent_names(path: Path) -> list[str]:
+    """The support agents' names: other people, redacted from ticket texts."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return [str(row[0]) for row in con.execute("select name from agents")]
+
+
 def seed(customers: int = 3000) -> DemoSetup:
     """Idempotent: reuse what exists, create what is missing; fresh API keys each time."""
     settings = get_settings()
@@ -39,6 +48,7 @@ def seed(customers: int = 3000) -> DemoSetup:
         tenants.create_tenant(SLUG, "Acme Retail Ltd", ["EU-DE", "GB", "US-CA"], actor="demo")
     map_text = resources.files("ferry.demo").joinpath("shop-map.yaml").read_text("utf-8")
     systems.add_system(SLUG, "shop", url, map_text, actor="demo", replace=True)
+    packaging.set_known_people(SLUG, _agent_names(path), actor="demo")
     return DemoSetup(
         tenant=SLUG,
         api_key=tenants.create_api_key(SLUG, "demo", actor="demo"),

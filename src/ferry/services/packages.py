@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ferry.crypto import age as age_crypto
+from ferry.crypto.envelope import DecryptionFailed
 from ferry.crypto.signing import parse_public_key
 from ferry.crypto.tokens import TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
@@ -156,6 +157,12 @@ def fetch(
             _write(chunks, dest)
     except age_crypto.AgeError as exc:
         raise FerryError(str(exc), code="invalid_age_option", status=422) from None
+    except DecryptionFailed as exc:
+        raise FerryError(
+            f"the stored package cannot be opened: {exc}; run the collection again",
+            code="package_damaged",
+            status=500,
+        ) from None
     return dest
 
 

@@ -180,3 +180,35 @@ def test_request_formats_are_checked_at_submit(ferry_env: Path) -> None:
         requests.submit(
             "acme", "access", [Identity.parse("email", "a@example.org")], formats="json,exe"
         )
+
+
+def test_tenant_keys_are_stored_wrapped_and_need_the_settings_secret(
+    ferry_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    from ferry.db import unit_of_work
+    from ferry.domain.errors import FerryError
+    from ferry.services import tenants as tenant_service
+    from ferry.settings import reset_settings
+    from ferry.store import tenants
+    from ferry.store.tables import TenantKey
+
+    tenant_service.create_tenant("globex", "Globex", ["GB"], actor="test")
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, "globex")
+        signer = keys.signer_for(session, tenant)
+        again = keys.signer_for(session, tenant)
+        key_id, secret = keys.package_key(session, tenant)
+    assert signer.public_raw == again.public_raw  # made once, then reused
+    with unit_of_work() as session:
+        rows = session.query(TenantKey).all()
+        stored = b"".join(base64.b64decode(r.secret) for r in rows)
+    assert len(rows) == 2
+    assert signer.private_raw() not in stored and secret not in stored
+    monkeypatch.setenv("FERRY_SECRET_KEY", "another secret entirely")
+    reset_settings()
+    with unit_of_work() as session, pytest.raises(Exception, match="does not open"):
+        keys.signer_for(session, tenants.get_by_slug(session, "globex"))
+    with unit_of_work() as session, pytest.raises(FerryError, match="gone"):
+        keys.package_key_by_id(session, tenants.get_by_slug(session, "globex").id, "nope")

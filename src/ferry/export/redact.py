@@ -127,7 +127,10 @@ def _analyzer(known: tuple[str, ...], parts: tuple[str, ...]) -> Any:
     )
     registry.add_recognizer(
         PatternRecognizer(
-            supported_entity="PERSON", name="TitledName", patterns=[Pattern("titled", _TITLE, 0.6)]
+            supported_entity="PERSON",
+            name="TitledName",
+            patterns=[Pattern("titled", _TITLE, 0.6)],
+            global_regex_flags=re.DOTALL | re.MULTILINE,  # capitals matter: "Ms Silva wrote"
         )
     )
     if known:

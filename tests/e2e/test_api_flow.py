@@ -126,8 +126,8 @@ def test_submit_verify_run_download(ferry_env_any: Path) -> None:
 
 
 def test_collection_failure_is_recorded_and_retryable(ferry_env_any: Path) -> None:
-    from ferry.services import collection, requests, verification
     from ferry.domain.models import Identity
+    from ferry.services import collection, requests, verification
 
     setup = demo.seed(customers=40)
     view = requests.submit("acme", "access", [Identity.parse("email", setup.sample_emails[0])])

@@ -199,7 +199,7 @@ def test_tenant_keys_are_stored_wrapped_and_need_the_settings_secret(
         tenant = tenants.get_by_slug(session, "globex")
         signer = keys.signer_for(session, tenant)
         again = keys.signer_for(session, tenant)
-        key_id, secret = keys.package_key(session, tenant)
+        _, secret = keys.package_key(session, tenant)
     assert signer.public_raw == again.public_raw  # made once, then reused
     with unit_of_work() as session:
         rows = session.query(TenantKey).all()

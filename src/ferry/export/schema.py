@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter, methodcaller
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import dataset_fields
@@ -26,6 +28,7 @@ class FieldInfo:
     category: str | None
     provenance: str  # provided, observed, derived, or unknown
     xml_name: str  # the element name used in XML (a valid XML name, unique in the dataset)
+    has_float: bool = False  # some value is a float (could be NaN or infinite)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class DatasetSchema:
 
     def field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def float_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.has_float)
 
 
 def provenance_of(data: DatasetRows, name: str, category: str | None) -> str:
@@ -45,17 +52,48 @@ def provenance_of(data: DatasetRows, name: str, category: str | None) -> str:
     return "derived" if any(m in parts for m in DERIVED_MARKERS) else "unknown"
 
 
-def _column_type(data: DatasetRows, name: str) -> str:
-    kinds = {type(row.get(name)) for row in data.rows}
+def _types(rows: list[dict[str, object]], name: str) -> set[type]:
+    """The value types of one column (C-level loops: this runs over every row)."""
+    try:
+        return set(map(type, map(itemgetter(name), rows)))
+    except KeyError:  # some rows lack the field: it is missing there
+        return set(map(type, map(methodcaller("get", name), rows)))
+
+
+def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, bool]]:
+    """Each column's type, from every value, and whether it holds floats."""
+    found = {}
+    for name in names:
+        kinds = _types(data.rows, name)
+        bad_decimal = Decimal in kinds and not all(
+            v.is_finite() for v in map(methodcaller("get", name), data.rows) if type(v) is Decimal
+        )
+        has_float = any(issubclass(k, float) for k in kinds)
+        found[name] = (_merge(kinds, bad_decimal), has_float)
+    return found
+
+
+_SAMPLES: dict[type, object] = {
+    bool: True,
+    int: 0,
+    float: 0.0,
+    Decimal: Decimal(0),
+    datetime: datetime(2000, 1, 1),
+    date: date(2000, 1, 1),
+    time: time(0),
+    timedelta: timedelta(0),
+    dict: {},
+    list: [],
+    tuple: (),
+}
+
+
+def _merge(kinds: set[type], bad_decimal: bool) -> str:
     found: str | None = None
-    for kind in kinds:
-        if kind is type(None):
-            continue
-        if kind is Decimal and not all(
-            v.is_finite() for r in data.rows if isinstance(v := r.get(name), Decimal)
-        ):
+    for kind in kinds - {type(None)}:
+        if kind is Decimal and bad_decimal:
             return "string"
-        sample = next(r.get(name) for r in data.rows if type(r.get(name)) is kind)
+        sample = next((v for k, v in _SAMPLES.items() if issubclass(kind, k)), "")
         found = merge_types(found, value_type(sample))
     return found or "string"
 
@@ -71,7 +109,9 @@ def xml_name(name: str) -> str:
 def infer_schema(data: DatasetRows) -> DatasetSchema:
     taken: set[str] = {"row"}
     fields = []
-    for name, category in dataset_fields(data).items():
+    declared = dataset_fields(data)
+    types = _column_types(data, list(declared))
+    for name, category in declared.items():
         base = xml_name(name)
         candidate, n = base, 1
         while candidate in taken:
@@ -81,10 +121,11 @@ def infer_schema(data: DatasetRows) -> DatasetSchema:
         fields.append(
             FieldInfo(
                 name=name,
-                type=_column_type(data, name),
+                type=types[name][0],
                 category=category,
                 provenance=provenance_of(data, name, category),
                 xml_name=candidate,
+                has_float=types[name][1],
             )
         )
     return DatasetSchema(tuple(fields))

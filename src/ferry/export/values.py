@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import enum
 import math
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from ferry.export.jsonenc import dumps, iso_duration
 
@@ -34,8 +35,28 @@ def float_text(value: float) -> str:
     return repr(value)
 
 
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_EXACT: dict[type, Callable[[Any], str]] = {
+    str: str,
+    int: str,
+    type(None): lambda _v: "",
+    bool: _bool_text,
+    float: float_text,
+    Decimal: decimal_text,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    time: time.isoformat,
+}
+
+
 def to_text(value: object) -> str:
     """The text form of one collected value (see the module docstring)."""
+    exact = _EXACT.get(type(value))
+    if exact is not None:  # the common types, by one dictionary look-up
+        return exact(value)
     if value is None:
         return ""
     if isinstance(value, str):

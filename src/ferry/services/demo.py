@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 from ferry.db import unit_of_work
 from ferry.demo.estate import build_demo_shop

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 _LIMIT = 75  # octets per line, not counting CRLF
+_SPECIAL = re.compile("[\\\\,;\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def escape(text: str) -> str:
     """Escape a text value: backslash, comma, semicolon and newlines."""
+    if not _SPECIAL.search(text):
+        return text
     text = text.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return "".join(ch if ch == "\t" or (ord(ch) >= 32 and ord(ch) != 127) else " " for ch in text)
+    return _CONTROL.sub(" ", text)
 
 
 def unescape(text: str) -> str:
@@ -55,4 +60,11 @@ def unfold(text: str) -> list[str]:
 
 
 def block(lines: Iterable[str]) -> bytes:
-    return b"".join(fold(line) for line in lines)
+    """Content lines as UTF-8 with CRLF; only lines longer than 75 octets are folded."""
+    parts = []
+    for line in lines:
+        if len(line) <= _LIMIT and line.isascii():
+            parts.append(line + "\r\n")
+        else:
+            parts.append(fold(line).decode("utf-8"))
+    return "".join(parts).encode("utf-8", "replace")

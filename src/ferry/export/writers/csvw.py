@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
-from ferry.export.values import to_text
+from ferry.export.values import decimal_text, to_text
 from ferry.export.writers.base import WriterOptions
 
 BOM = b"\xef\xbb\xbf"
@@ -33,9 +37,28 @@ def unneutralise(cell: str) -> str:
 
 
 def cell_text(value: object) -> str:
-    if isinstance(value, str):
-        return neutralise(value)
-    return neutralise(to_text(value)) if isinstance(value, dict | list | tuple) else to_text(value)
+    kind = type(value)
+    if kind is str:
+        text = cast(str, value)
+        return "'" + text if text.startswith(TRIGGERS) else text
+    if kind is int or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, str | dict | list | tuple):
+        return neutralise(to_text(value))
+    return to_text(value)
+
+
+def _text_cell(value: str) -> str:
+    return "'" + value if value.startswith(TRIGGERS) else value
+
+
+_FAST: dict[type, Callable[[Any], str]] = {
+    str: _text_cell,
+    int: str,
+    type(None): lambda _v: "",
+    Decimal: decimal_text,
+    datetime: datetime.isoformat,
+}
 
 
 class CsvWriter:
@@ -59,7 +82,7 @@ class CsvWriter:
             sink.write(BOM)
         count = 0
         for row in data.rows:
-            out.writerow([cell_text(row.get(n)) for n in names])
+            out.writerow([_FAST.get(type(v), cell_text)(v) for v in map(row.get, names)])
             count += 1
             if count % _BATCH == 0:
                 _drain(buffer, sink)

@@ -32,9 +32,13 @@ def ical_time(value: datetime | date) -> tuple[str, str]:
     """``(parameters, value)`` for a DTSTART."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return "", value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return "", value.strftime("%Y%m%dT%H%M%S")
-    return ";VALUE=DATE", value.strftime("%Y%m%d")
+            return "", _stamp(value.astimezone(UTC)) + "Z"
+        return "", _stamp(value)
+    return ";VALUE=DATE", f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
+def _stamp(v: datetime) -> str:
+    return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}"
 
 
 def _when(value: object) -> datetime | date | None:

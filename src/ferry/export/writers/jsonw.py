@@ -21,4 +21,5 @@ class JsonWriter:
         return True
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
-        return write_dataset(sink, data)
+        fields = {f.name: f.category for f in schema.fields}
+        return write_dataset(sink, data, schema.float_fields, fields)

@@ -61,7 +61,7 @@ class VcardWriter:
 
 def _first(row: dict[str, object], cats: dict[str, list[str]], *keys: str) -> str:
     for key in keys:
-        for field in cats.get(key, []):
+        for field in cats.get(key, ()):
             text = to_text(row.get(field)).strip()
             if text:
                 return text
@@ -82,9 +82,10 @@ def card_lines(row: dict[str, object], cats: dict[str, list[str]]) -> list[str]:
     for field in cats.get("user.contact.phone_number", []):
         if text := to_text(row.get(field)).strip():
             lines.append(f"TEL;VALUE=text:{escape(text)}")
-    parts = [escape(_first(row, cats, f"user.contact.address.{p}")) for p in _ADR]
-    if any(parts):
-        lines.append("ADR:;;" + ";".join(parts))
+    if any(k.startswith("user.contact.address") for k in cats):
+        parts = [escape(_first(row, cats, f"user.contact.address.{p}")) for p in _ADR]
+        if any(parts):
+            lines.append("ADR:;;" + ";".join(parts))
     born = next((row.get(f) for f in cats.get("user.demographic.date_of_birth", [])), None)
     if isinstance(born, date):
         day = born.date() if isinstance(born, datetime) else born

@@ -212,3 +212,19 @@ def test_tenant_keys_are_stored_wrapped_and_need_the_settings_secret(
         keys.signer_for(session, tenants.get_by_slug(session, "globex"))
     with unit_of_work() as session, pytest.raises(FerryError, match="gone"):
         keys.package_key_by_id(session, tenants.get_by_slug(session, "globex").id, "nope")
+
+
+def test_redaction_report_over_the_api_needs_the_tenants_key(built: dict[str, object]) -> None:
+    from ferry.services import tenants as tenant_service
+
+    rid = str(built["id"])
+    key = tenant_service.create_api_key("acme", "reviewer", actor="test")
+    with TestClient(create_app()) as client:
+        assert client.get(f"/api/v1/requests/{rid}/redactions").status_code == 401
+        got = client.get(
+            f"/api/v1/requests/{rid}/redactions", headers={"Authorization": f"Bearer {key}"}
+        )
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["counts"]["card"] == 1
+    assert any(f["original"] == built["agent"] for f in body["findings"])

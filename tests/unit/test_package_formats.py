@@ -223,3 +223,44 @@ def test_public_key_forms() -> None:
         parse_public_key(base64.b64encode(b"short").decode())
     with pytest.raises(ValueError):
         parse_public_key("not a key!")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "CON", "a\\b", "nul.txt", "..", "\x00x"])
+def test_hostile_names_are_safe_in_every_format(tmp_path: Path, name: str) -> None:
+    from ferry.export.verify import unsafe_reason
+
+    data = DatasetRows(
+        name,
+        name,
+        {"first": "user.name.first", "email": "user.contact.email", "at": None},
+        [{"first": "Ana", "email": "a@b.org", "at": datetime(2024, 1, 1, tzinfo=UTC)}],
+        timestamp="at",
+        model="contact",
+    )
+    path = tmp_path / "p.zip"
+    write_package(path, [data], META, KEY)
+    for entry in entries(path):
+        assert unsafe_reason(entry) is None, entry
+        parts = entry.split("/")
+        assert all(p and p not in (".", "..") for p in parts)
+        assert parts[-1].split(".")[0].upper() not in {"CON", "NUL", "PRN", "AUX"}
+    assert verify_package(path, key=KEY.public_raw).ok
+
+
+def test_ten_megabyte_cell_in_every_format(tmp_path: Path) -> None:
+    big = "é" * (5 * 2**20)  # 10 MB of UTF-8
+    data = DatasetRows(
+        "desk",
+        "notes",
+        {"body": "user.content.private", "at": None},
+        [{"body": big, "at": date(2024, 1, 2)}],
+        timestamp="at",
+    )
+    path = tmp_path / "big.zip"
+    write_package(path, [data], META, KEY)
+    files = entries(path)
+    assert json.loads(files["data/desk/notes.json"])["rows"][0]["body"] == big
+    assert big.encode() in files["data/desk/notes.csv"]
+    assert big.encode() in files["data/desk/notes.xml"]
+    assert len(files["data/index.html"]) < 100_000  # shortened in the readable report
+    assert verify_package(path, key=KEY.public_raw).ok

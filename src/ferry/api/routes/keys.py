@@ -1,14 +1,17 @@
-"""Public signing keys: anyone may fetch them to check a package's signature."""
+"""Package keys and review: public signing keys (open to anyone, to check a package's
+signature) and the redaction report (for the tenant's reviewers)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from ferry.api.deps import Caller
 from ferry.api.errors import ERROR_RESPONSES
-from ferry.services import keys
+from ferry.services import keys, packages
 
 router = APIRouter(tags=["keys"], responses=ERROR_RESPONSES)
 well_known = APIRouter(tags=["keys"])
@@ -42,3 +45,15 @@ def signing_keys(slug: str) -> SigningKeysOut:
 def all_signing_keys() -> SigningKeysOut:
     """Every tenant's package-signing keys."""
     return _out(keys.all_signing_keys())
+
+
+class RedactionsOut(BaseModel):
+    counts: dict[str, int]
+    findings: list[dict[str, Any]]
+
+
+@router.get("/requests/{request_id}/redactions", response_model=RedactionsOut)
+def redactions(request_id: str, who: Caller) -> RedactionsOut:
+    """For the reviewer: what was redacted from the package, with its context (audited)."""
+    report = packages.redactions(request_id, who.actor, who.tenant_id)
+    return RedactionsOut(counts=report.counts, findings=report.findings)

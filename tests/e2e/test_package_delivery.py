@@ -228,3 +228,21 @@ def test_redaction_report_over_the_api_needs_the_tenants_key(built: dict[str, ob
     body = got.json()
     assert body["counts"]["card"] == 1
     assert any(f["original"] == built["agent"] for f in body["findings"])
+
+
+def test_portal_form_carries_the_chosen_formats(ferry_env: Path) -> None:
+    from ferry.db import unit_of_work
+    from ferry.store.tables import Request
+
+    setup = demo.seed(customers=5)
+    with TestClient(create_app()) as client:
+        form = {"email": setup.sample_emails[0], "kind": "access", "jurisdiction": "GB"}
+        got = client.post(
+            "/p/acme/", data={**form, "formats": ["csv", "html"]}, follow_redirects=False
+        )
+        assert got.status_code == 303, got.text
+        bad = client.post("/p/acme/", data={**form, "formats": ["exe"]}, follow_redirects=False)
+        assert bad.status_code == 400 and "unknown format" in bad.text.lower()
+    with unit_of_work() as session:
+        [req] = session.query(Request).all()
+        assert req.formats == ["csv", "html"]

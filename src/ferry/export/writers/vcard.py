@@ -51,44 +51,62 @@ class VcardWriter:
         return is_contact(data)
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
-        cats = _by_category(data)
+        plan = _Plan(_by_category(data))
         count = 0
         for row in data.rows:
-            sink.write(block(card_lines(row, cats)))
+            sink.write(block(plan.lines(row)))
             count += 1
         return count
 
 
-def _first(row: dict[str, object], cats: dict[str, list[str]], *keys: str) -> str:
-    for key in keys:
-        for field in cats.get(key, ()):
-            text = to_text(row.get(field)).strip()
-            if text:
-                return text
+def _first(row: dict[str, object], fields: tuple[str, ...]) -> str:
+    for field in fields:
+        value = row.get(field)
+        text = (value if isinstance(value, str) else to_text(value)).strip()
+        if text:
+            return text
     return ""
 
 
+class _Plan:
+    """Which fields feed which vCard property, worked out once per dataset."""
+
+    def __init__(self, cats: dict[str, list[str]]) -> None:
+        self.first = tuple(cats.get("user.name.first", ()))
+        self.last = tuple(cats.get("user.name.last", ()))
+        self.full = (*cats.get("user.name", ()), *cats.get("user.name.full", ()))
+        self.emails = tuple(cats.get("user.contact.email", ()))
+        self.phones = tuple(cats.get("user.contact.phone_number", ()))
+        self.adr = tuple(tuple(cats.get(f"user.contact.address.{p}", ())) for p in _ADR)
+        self.born = tuple(cats.get("user.demographic.date_of_birth", ()))
+
+    def lines(self, row: dict[str, object]) -> list[str]:
+        first, last = _first(row, self.first), _first(row, self.last)
+        full = _first(row, self.full) or " ".join(p for p in (first, last) if p)
+        lines = [
+            "BEGIN:VCARD",
+            "VERSION:4.0",
+            f"FN:{escape(full or 'Unnamed contact')}",
+            f"N:{escape(last)};{escape(first)};;;",
+        ]
+        for field in self.emails:
+            if text := _first(row, (field,)):
+                lines.append(f"EMAIL:{escape(text)}")
+        for field in self.phones:
+            if text := _first(row, (field,)):
+                lines.append(f"TEL;VALUE=text:{escape(text)}")
+        if any(self.adr):
+            parts = [escape(_first(row, fields)) for fields in self.adr]
+            if any(parts):
+                lines.append("ADR:;;" + ";".join(parts))
+        born = next((row.get(f) for f in self.born), None)
+        if isinstance(born, date):
+            day = born.date() if isinstance(born, datetime) else born
+            lines.append(f"BDAY:{day.strftime('%Y%m%d')}")
+        lines.append("END:VCARD")
+        return lines
+
+
 def card_lines(row: dict[str, object], cats: dict[str, list[str]]) -> list[str]:
-    first = _first(row, cats, "user.name.first")
-    last = _first(row, cats, "user.name.last")
-    full = _first(row, cats, "user.name", "user.name.full") or " ".join(
-        p for p in (first, last) if p
-    )
-    lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{escape(full or 'Unnamed contact')}"]
-    lines.append(f"N:{escape(last)};{escape(first)};;;")
-    for field in cats.get("user.contact.email", []):
-        if text := to_text(row.get(field)).strip():
-            lines.append(f"EMAIL:{escape(text)}")
-    for field in cats.get("user.contact.phone_number", []):
-        if text := to_text(row.get(field)).strip():
-            lines.append(f"TEL;VALUE=text:{escape(text)}")
-    if any(k.startswith("user.contact.address") for k in cats):
-        parts = [escape(_first(row, cats, f"user.contact.address.{p}")) for p in _ADR]
-        if any(parts):
-            lines.append("ADR:;;" + ";".join(parts))
-    born = next((row.get(f) for f in cats.get("user.demographic.date_of_birth", [])), None)
-    if isinstance(born, date):
-        day = born.date() if isinstance(born, datetime) else born
-        lines.append(f"BDAY:{day.strftime('%Y%m%d')}")
-    lines.append("END:VCARD")
-    return lines
+    """The content lines of one card (see the module docstring for the mapping)."""
+    return _Plan(cats).lines(row)

@@ -33,7 +33,7 @@ def report(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data" / "index.html"
 
 
-def test_report_fits_a_phone_loads_nothing_and_prints(browser: object, report: Path) -> None:
+def test_report_fits_a_phone_loads_nothing_and_prints(browser: object, report: Path) -> None:  # noqa: F811
     context = browser.new_context(viewport={"width": 375, "height": 740})  # type: ignore[attr-defined]
     page = context.new_page()
     requested: list[str] = []

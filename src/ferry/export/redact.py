@@ -7,7 +7,7 @@ recognisers (email, phone, card with Luhn check, IBAN with checksum), and two re
 our own for names: the names of other people the client's own systems know (a deny list),
 and names after a title (``Mr Smith``, ``Dr. Ana Lopes``). No named-entity model is used:
 none from a publisher we trust installs from the package registries here, so a name that is
-neither known nor titled is not found (see docs/performance.md and the issue report).
+neither known nor titled is not found (see "Redaction" in docs/architecture.md).
 
 The subject's own email addresses, phone numbers and names are kept. The reviewer gets a
 report of every replacement with its context; the person's package never holds it.

@@ -29,6 +29,7 @@ class FieldInfo:
     provenance: str  # provided, observed, derived, or unknown
     xml_name: str  # the element name used in XML (a valid XML name, unique in the dataset)
     has_float: bool = False  # some value is a float (could be NaN or infinite)
+    simple: bool = False  # every value is text, a number, a boolean, a date/time or missing
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class DatasetSchema:
 
     def field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def simple(self) -> bool:
+        return all(f.simple for f in self.fields)
 
     @property
     def float_fields(self) -> tuple[str, ...]:
@@ -60,7 +65,10 @@ def _types(rows: list[dict[str, object]], name: str) -> set[type]:
         return set(map(type, map(methodcaller("get", name), rows)))
 
 
-def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, bool]]:
+_SIMPLE = frozenset({str, int, float, bool, type(None), Decimal, datetime, date, time})
+
+
+def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, bool, bool]]:
     """Each column's type, from every value, and whether it holds floats."""
     found = {}
     for name in names:
@@ -69,7 +77,7 @@ def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, b
             v.is_finite() for v in map(methodcaller("get", name), data.rows) if type(v) is Decimal
         )
         has_float = any(issubclass(k, float) for k in kinds)
-        found[name] = (_merge(kinds, bad_decimal), has_float)
+        found[name] = (_merge(kinds, bad_decimal), has_float, kinds <= _SIMPLE)
     return found
 
 
@@ -126,6 +134,7 @@ def infer_schema(data: DatasetRows) -> DatasetSchema:
                 provenance=provenance_of(data, name, category),
                 xml_name=candidate,
                 has_float=types[name][1],
+                simple=types[name][2],
             )
         )
     return DatasetSchema(tuple(fields))

@@ -22,4 +22,4 @@ class JsonWriter:
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         fields = {f.name: f.category for f in schema.fields}
-        return write_dataset(sink, data, schema.float_fields, fields)
+        return write_dataset(sink, data, schema.float_fields, fields, schema.simple)

@@ -63,8 +63,11 @@ def block(lines: Iterable[str]) -> bytes:
     """Content lines as UTF-8 with CRLF; only lines longer than 75 octets are folded."""
     parts = []
     for line in lines:
-        if len(line) <= _LIMIT and line.isascii():
-            parts.append(line + "\r\n")
-        else:
+        if not line.isascii():
             parts.append(fold(line).decode("utf-8"))
+        elif len(line) <= _LIMIT:
+            parts.append(line + "\r\n")
+        else:  # one octet per character: fold by slicing
+            pieces = [line[i : i + _LIMIT - 1] for i in range(_LIMIT, len(line), _LIMIT - 1)]
+            parts.append("\r\n ".join([line[:_LIMIT], *pieces]) + "\r\n")
     return "".join(parts).encode("utf-8", "replace")

@@ -246,3 +246,24 @@ def test_portal_form_carries_the_chosen_formats(ferry_env: Path) -> None:
     with unit_of_work() as session:
         [req] = session.query(Request).all()
         assert req.formats == ["csv", "html"]
+
+
+def test_rotated_keys_still_open_and_verify_old_packages(built: dict[str, object]) -> None:
+    rid, var = str(built["id"]), Path(str(built["var"]))
+    old = keys.signing_keys("acme")[0]
+    assert keys.rotate("acme", "signing", "admin") == old.key_id
+    assert keys.rotate("acme", "packages", "admin")
+    before = var / "old.zip"
+    packages.fetch(rid, before, "agent-1")  # the retired package key still opens it
+    assert packages.verify_file(before, old.pem).ok
+    again = requests.submit("acme", "access", [Identity.parse("email", str(built["person"]))])
+    verification.attest(again.id, "agent-1", "confirmed on the phone again")
+    assert collection.run(again.id, "agent-1").state == "ready"
+    listed = keys.signing_keys("acme")
+    assert listed[0].key_id == old.key_id and listed[0].retired_at is not None
+    new = listed[-1]
+    assert new.key_id != old.key_id and new.retired_at is None
+    after = var / "new.zip"
+    packages.fetch(again.id, after, "agent-1")
+    assert packages.verify_file(after, new.pem).ok
+    assert not packages.verify_file(after, old.pem).ok

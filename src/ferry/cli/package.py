@@ -92,6 +92,17 @@ def signing_key(tenant: str, as_json: bool = JsonOpt) -> None:
         console.print(key.pem, highlight=False)
 
 
+@package_app.command("rotate-key")
+@handle_errors
+def rotate_key(
+    tenant: str,
+    purpose: str = typer.Option("signing", "--purpose", help="signing or packages"),
+) -> None:
+    """Retire a tenant's current key; the next package gets a new one (old ones still open)."""
+    retired = keys.rotate(tenant, purpose, "cli")
+    console.print(f"retired {purpose} key {retired}" if retired else f"no {purpose} key yet")
+
+
 @package_app.command("verify")
 @handle_errors
 def verify(

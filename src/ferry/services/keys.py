@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from ferry.crypto.envelope import unwrap, wrap
 from ferry.crypto.signing import Signer, public_pem
 from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
+from ferry.services.audit import record
 from ferry.settings import get_settings
 from ferry.store import keys, tenants
 from ferry.store.tables import Tenant, TenantKey
@@ -136,3 +138,28 @@ def all_signing_keys() -> list[PublicKey]:
         for tenant in tenants.list_all(session):
             found.extend(_view(tenant.slug, r) for r in keys.all_for(session, tenant.id, SIGNING))
         return found
+
+
+def rotate(slug: str, purpose: str, actor: str) -> str:
+    """Retire the tenant's current key of ``purpose``; a new one is made on next use.
+
+    Retired keys are kept: old packages still open (package keys) and still verify against
+    the published list (signing keys). Returns the retired key's id, or "" if there was none.
+    """
+    if purpose not in (SIGNING, PACKAGES):
+        raise FerryError(f"no key purpose {purpose!r}; use {SIGNING} or {PACKAGES}", status=422)
+    with unit_of_work() as session:
+        tenant = tenants.lock(session, tenants.get_by_slug(session, slug).id)
+        row = keys.active(session, tenant.id, purpose)
+        if row is None:
+            return ""
+        row.retired_at = utcnow()
+        record(
+            session,
+            tenant.id,
+            actor,
+            "key.retired",
+            None,
+            {"purpose": purpose, "key_id": row.key_id},
+        )
+        return row.key_id

@@ -267,3 +267,17 @@ def test_rotated_keys_still_open_and_verify_old_packages(built: dict[str, object
     packages.fetch(again.id, after, "agent-1")
     assert packages.verify_file(after, new.pem).ok
     assert not packages.verify_file(after, old.pem).ok
+
+
+def test_request_detail_shows_signature_and_redaction_counts(built: dict[str, object]) -> None:
+    from ferry.services import tenants as tenant_service
+
+    key = tenant_service.create_api_key("acme", "agent", actor="test")
+    with TestClient(create_app()) as client:
+        got = client.get(
+            f"/api/v1/requests/{built['id']}", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+    assert got["package"]["signed_by"] == keys.signing_keys("acme")[0].key_id
+    assert got["package"]["redactions"]["card"] == 1
+    events = [e for e in got["events"] if e["action"] == "package.created"]
+    assert events[-1]["data"]["redactions"]["card"] == 1

@@ -40,6 +40,11 @@ def _print(view: RequestView) -> None:
         console.print(f"  [red]failure:[/red] {view.failure}", highlight=False)
     if view.package:
         console.print(f"  package {view.package.size} bytes, sha256 {view.package.sha256}")
+        if view.package.signed_by:
+            console.print(f"  signed by key {view.package.signed_by}")
+        if view.package.redactions:
+            taken = ", ".join(f"{k} {v}" for k, v in view.package.redactions.items())
+            console.print(f"  redacted: {taken} (`ferry package redactions ID` shows them)")
     for e in view.events:
         console.print(
             f"  [dim]#{e['seq']} {e['at'][:19]} {e['actor']}[/dim] {e['action']}", highlight=False

@@ -57,6 +57,8 @@ class PackageOut(BaseModel):
     files: list[dict[str, Any]]
     created_at: datetime
     downloads: int
+    signed_by: str | None = None
+    redactions: dict[str, int] | None = None
 
 
 class RequestRead(BaseModel):
@@ -99,6 +101,8 @@ class RequestRead(BaseModel):
                 files=pkg.files,
                 created_at=pkg.created_at,
                 downloads=pkg.downloads,
+                signed_by=pkg.signed_by,
+                redactions=pkg.redactions,
             )
             if pkg
             else None,

@@ -163,8 +163,13 @@ class Redactor:
     def __init__(self, subject: Subject, others: Sequence[str] = ()) -> None:
         full, parts = _known_name_patterns(others, subject)
         self.subject = subject
-        self.analyzer = _analyzer(tuple(full), tuple(parts))
+        self._names = (tuple(full), tuple(parts))
         self.report = RedactionReport()
+
+    @property
+    def analyzer(self) -> Any:
+        """Presidio, loaded on first use (about a second): packages without free text skip it."""
+        return _analyzer(*self._names)
 
     def redact(self, data: DatasetRows) -> DatasetRows:
         fields = free_text_fields(data)

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint types layers bench clean
+.PHONY: run test check lint types layers bench bench-package clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,8 +32,11 @@ types: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP)  ## collection benchmarks against same-run baselines
 	$(BIN)/python -m bench.run
+
+bench-package: $(STAMP)  ## package writing benchmarks against same-run baselines
+	$(BIN)/python -m bench.package_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

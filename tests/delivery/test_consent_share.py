@@ -83,7 +83,8 @@ def share(email: str, consent: str, categories: tuple[str, ...] = ()) -> str:
 def test_share_inside_consent_sends_only_consented_categories(shop: str, peer: SftpPeer) -> None:
     cid = grant(shop)
     rid = share(shop, cid)
-    assert collection.run(rid, "agent").state == "ready"
+    view = collection.run(rid, "agent")
+    assert view.state == "ready", view.failure
     jobs.shutdown(wait=True)
     assert requests.show(rid).state == "delivered"
     [landed] = list((peer.root / "inbox").iterdir())

@@ -73,7 +73,7 @@ def watch(ferry_env: Path) -> str:
 def test_device_package_and_export(watch: str) -> None:
     shown = requests.show(watch)
     with zipfile.ZipFile(Path(requests_path(watch))) as zf:
-        names = [n for n in zf.namelist() if n.startswith("data/") and n.endswith(".json")]
+        names = [n for n in zf.namelist() if n.count("/") == 2 and n.endswith(".json")]
     assert sorted(names) == ["data/watch/activity.json", "data/watch/settings.json"]
     doc = device.export(watch, "agent")
     jsonschema.validate(doc, schema())
@@ -86,9 +86,12 @@ def test_device_package_and_export(watch: str) -> None:
 
 
 def requests_path(request_id: str) -> str:
-    from ferry.services.collection import package_path
+    """The package as the person receives it (the stored copy is encrypted at rest)."""
+    from ferry.services import packages
+    from ferry.settings import get_settings
 
-    return str(package_path(request_id, None))
+    dest = get_settings().var_dir / f"{request_id}-plain.zip"
+    return str(packages.fetch(request_id, dest, "test"))
 
 
 def test_device_export_by_api_and_cli(watch: str, tmp_path: Path) -> None:

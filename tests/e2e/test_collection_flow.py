@@ -12,7 +12,17 @@ from typer.testing import CliRunner
 from ferry.cli.main import app as cli
 from ferry.db import unit_of_work
 from ferry.domain.models import Identity
-from ferry.services import bulk, collection, gather, requests, systems, tenants, verification
+from ferry.services import (
+    bulk,
+    collection,
+    gather,
+    packages,
+    requests,
+    systems,
+    tenants,
+    verification,
+)
+from ferry.settings import get_settings
 from ferry.store.tables import AuditEvent, System
 from tests.connectors.apiserver import Api, serve
 
@@ -64,12 +74,12 @@ def _request(email: str) -> str:
 
 
 def _package(request_id: str) -> dict[str, list[dict[str, object]]]:
-    path = collection.package_path(request_id, None)
+    path = packages.fetch(request_id, get_settings().var_dir / f"{request_id}.zip", "test")
     with zipfile.ZipFile(path) as zf:
         return {
             n.removeprefix("data/").removesuffix(".json"): json.loads(zf.read(n))["rows"]
             for n in zf.namelist()
-            if n.endswith(".json")
+            if n.endswith(".json") and n.count("/") == 2
         }
 
 

@@ -177,7 +177,7 @@ def test_extension_rules(ferry_env: Path, at: Submit, outbox: Outbox) -> None:
     assert done["due"] == "2026-06-02" and done["extended"]
     assert done["state"] == "awaiting_verification"  # work goes on after the extension
     notice = outbox.to("ana@example.org")[-1]
-    assert "more time" in notice["Subject"]
+    assert "more time" in notice["Subject"].lower()
     assert "many systems to search" in notice.get_payload(decode=True).decode()
     with pytest.raises(Conflict) as twice:
         extension.extend(rid, "agent", "still more systems to search", now=soon)

@@ -11,6 +11,7 @@ from ferry.api.routes import (
     collection,
     consents,
     downloads,
+    keys,
     opendsr,
     requests,
     tenants,
@@ -29,6 +30,7 @@ def router() -> APIRouter:
     api.include_router(collection.router)
     api.include_router(transfers.router)
     api.include_router(consents.router)
+    api.include_router(keys.router)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
@@ -41,3 +43,4 @@ def install(app: FastAPI) -> None:
     errors.install(app)
     app.include_router(router())
     app.include_router(opendsr.router)
+    app.include_router(keys.well_known)

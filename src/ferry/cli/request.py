@@ -59,6 +59,11 @@ def _print(view: RequestView) -> None:
         console.print(f"  [red]failure:[/red] {escape(view.failure)}", highlight=False)
     if view.package:
         console.print(f"  package {view.package.size} bytes, sha256 {view.package.sha256}")
+        if view.package.signed_by:
+            console.print(f"  signed by key {view.package.signed_by}")
+        if view.package.redactions:
+            taken = ", ".join(f"{k} {v}" for k, v in view.package.redactions.items())
+            console.print(f"  redacted: {taken} (`ferry package redactions ID` shows them)")
     for e in view.events:
         console.print(
             f"  [dim]#{e['seq']} {e['at'][:19]} {escape(e['actor'])}[/dim] {escape(e['action'])}",
@@ -79,6 +84,9 @@ def submit(
     until: str | None = typer.Option(None, "--until", help="YYYY-MM-DD"),
     recipient: str | None = typer.Option(None, "--recipient", help="transfer: who receives it"),
     consent: str | None = typer.Option(None, "--consent", help="consent-share: the consent id"),
+    formats: str | None = typer.Option(
+        None, "--format", help="comma-separated: json,csv,xml,html,vcard,ical (tenant default)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Take a request in (an agent entering it for the person)."""
@@ -93,6 +101,7 @@ def submit(
         actor="cli",
         recipient=recipient,
         consent=consent,
+        formats=formats,
     )
     emit_json(view) if as_json else _print(view)
 

@@ -117,6 +117,7 @@ class DatasetMap(BaseModel):
     free_text: list[str] = Field(default_factory=list)
     source: dict[str, Any] = Field(default_factory=dict)
     device: Literal["settings", "preferences", "activity"] | None = None
+    model: Literal["contact", "event"] | None = None  # a standard model fits: vCard / iCalendar
     _linked: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="before")

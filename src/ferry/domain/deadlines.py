@@ -77,7 +77,7 @@ def local_day(moment: datetime, zone: ZoneInfo) -> date:
 def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: absurdly long names
         raise InvalidInput(
             f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC"
         ) from None

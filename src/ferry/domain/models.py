@@ -172,3 +172,8 @@ class DatasetRows:
     dataset: str
     categories: dict[str, str | None] = field(default_factory=dict)
     rows: list[dict[str, object]] = field(default_factory=list)
+    # Optional hints from the data map, read by the package writers (all may be left empty):
+    timestamp: str | None = None  # the field that dates each row
+    model: str | None = None  # "contact" or "event" when a standard model (vCard/iCal) fits
+    free_text: tuple[str, ...] = ()  # fields holding free text, where others may be named
+    provenance: dict[str, str] = field(default_factory=dict)  # field -> provided|observed|derived

@@ -1,16 +1,21 @@
-"""The delivered package: a deterministic BagIt-style zip (RFC 8493 names), and its checker.
+"""The delivered package: a deterministic BagIt bag (RFC 8493) in a zip (zip64), and its writer.
 
-Layout (entries in this fixed order)::
+Layout (entries in this order)::
 
-    bagit.txt                  version and encoding
-    data/<system>/<dataset>.json   one per dataset, sorted, empty datasets included
-    data/README.txt            plain-language guide
-    bag-info.txt               tenant, request id, date, Payload-Oxum
-    manifest-sha256.txt        "<sha256>  data/<path>" for every payload file, sorted
-    tagmanifest-sha256.txt     checksums of the tag files above
+    bagit.txt                          version and encoding
+    data/<system>/<dataset>.<ext>      one file per dataset and chosen format (json, csv, xml
+                                       + xsd, vcf, ics), sorted; empty datasets included
+    data/index.html                    the readable report (rows included when html is chosen)
+    data/README.txt                    plain-language guide
+    data/datapackage.json              Frictionless Data Package v2 describing every file
+    bag-info.txt                       organisation, request id, date, Payload-Oxum
+    manifest-sha256.txt                "<sha256>  data/<path>" for every payload file, sorted
+    tagmanifest-sha256.txt             checksums of the tag files above
+    signature-ed25519.txt              Ed25519 signature over tagmanifest-sha256.txt (if signed)
 
 Each entry is streamed into the zip and hashed while written; the zip is built in a temporary
 file beside ``path`` and renamed into place, so a crash never leaves half a package there.
+Checking lives in ``ferry.export.verify``.
 """
 
 from __future__ import annotations
@@ -23,30 +28,54 @@ import stat
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from ferry.crypto.signing import SIGNATURE_FILE, Signer
 from ferry.domain.models import DatasetRows
-from ferry.export.jsonenc import HashingSink, write_dataset
+from ferry.export.datapackage import Resource, datapackage
+from ferry.export.jsonenc import HashingSink
 from ferry.export.readme import BAGIT_TXT, ReadmeEntry, bag_info, manifest_text, render_readme
+from ferry.export.report import ReportEntry, write_report
+from ferry.export.schema import DatasetSchema, infer_schema
+from ferry.export.verify import (
+    BAG_INFO,
+    BAGIT,
+    MANIFEST,
+    TAGMANIFEST,
+    VerifyReport,
+    unsafe_reason,
+    verify_package,
+)
+from ferry.export.writers import REPORT_FORMAT, Writer, WriterOptions, get_writer
 
-BAGIT = "bagit.txt"
-BAG_INFO = "bag-info.txt"
-MANIFEST = "manifest-sha256.txt"
-TAGMANIFEST = "tagmanifest-sha256.txt"
 README = "data/README.txt"
-_CHUNK = 1 << 16
+INDEX = "data/index.html"
+DATAPACKAGE = "data/datapackage.json"
 _MAX_NAME = 60
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
+_TOP_FILES = ("README.txt", "index.html", "datapackage.json")
+
+__all__ = [
+    "PackageFile",
+    "PackageInfo",
+    "PackageMeta",
+    "VerifyReport",
+    "plan_names",
+    "safe_name",
+    "unsafe_reason",
+    "verify_package",
+    "write_package",
+]
 
 
 @dataclass(frozen=True)
 class PackageMeta:
     """What the package says about itself. ``subject_label`` describes the person, never names
-    their address (e.g. "the person who asked")."""
+    their address (e.g. "the person who asked"). ``formats`` are writer names plus ``html``."""
 
     tenant: str
     request_id: str
@@ -54,6 +83,8 @@ class PackageMeta:
     subject_label: str = "the person who asked"
     kind: str = "access"
     scope: str = "all the data we hold about you"
+    formats: tuple[str, ...] = ("json",)
+    csv_bom: bool = False
 
 
 class PackageFile(NamedTuple):
@@ -69,13 +100,7 @@ class PackageInfo:
     sha256: str
     size: int
     files: list[PackageFile]
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    problems: list[str]
-    files_checked: int = 0
+    signed_by: str | None = None
 
 
 # --- names -------------------------------------------------------------------------------
@@ -109,9 +134,10 @@ class _Namer:
 
 
 def plan_names(datasets: Iterable[DatasetRows]) -> list[tuple[str, DatasetRows]]:
-    """Sorted ``(zip name, dataset)`` pairs; colliding names get ``-2``, ``-3``... suffixes."""
+    """Sorted ``(zip name stem, dataset)`` pairs, e.g. ``data/crm/customers`` (each format
+    adds its extension); colliding names get ``-2``, ``-3``... suffixes."""
     ordered = sorted(datasets, key=lambda d: (d.system, d.dataset))
-    top = _Namer(["README.txt"])
+    top = _Namer(_TOP_FILES)
     dirs: dict[str, str] = {}
     files: dict[str, _Namer] = {}
     planned = []
@@ -120,12 +146,14 @@ def plan_names(datasets: Iterable[DatasetRows]) -> list[tuple[str, DatasetRows]]
             dirs[data.system] = top.claim(safe_name(data.system))
             files[dirs[data.system]] = _Namer()
         folder = dirs[data.system]
-        filename = files[folder].claim(safe_name(data.dataset), ".json")
+        filename = files[folder].claim(safe_name(data.dataset))
         planned.append((f"data/{folder}/{filename}", data))
     return planned
 
 
 # --- writing -----------------------------------------------------------------------------
+
+Content = bytes | Callable[[HashingSink], int | None]
 
 
 def _zip_time(created: datetime) -> tuple[int, int, int, int, int, int]:
@@ -148,39 +176,104 @@ class _Bag:
         self.zf = zf
         self.stamp = _zip_time(created)
 
-    def put(self, name: str, content: bytes | DatasetRows) -> PackageFile:
+    def put(self, name: str, content: Content) -> PackageFile:
         with self.zf.open(_zip_info(name, self.stamp), "w", force_zip64=True) as raw:
             out, rows = HashingSink(raw), None
-            if isinstance(content, DatasetRows):
-                rows = write_dataset(out, content)
-            else:
+            if isinstance(content, bytes):
                 out.write(content)
+            else:
+                rows = content(out)
             out.flush()
         return PackageFile(name, out.hexdigest(), out.size, rows)
 
 
-def _readme(
-    meta: PackageMeta, planned: list[tuple[str, DatasetRows]], files: list[PackageFile]
-) -> bytes:
-    entries = [
-        ReadmeEntry(f.name.removeprefix("data/"), d.system, d.dataset, f.rows or 0, f.bytes)
-        for (_, d), f in zip(planned, files, strict=True)
-    ]
-    return render_readme(meta, entries).encode("utf-8")
+@dataclass
+class _Planned:
+    stem: str
+    data: DatasetRows
+    schema: DatasetSchema
+
+
+def _writers(meta: PackageMeta) -> list[Writer]:
+    options = WriterOptions(csv_bom=meta.csv_bom, stamp=meta.created)
+    return [get_writer(name, options) for name in meta.formats if name != REPORT_FORMAT]
+
+
+class _Payload:
+    """Writes the data files of every dataset, then the report, README and datapackage."""
+
+    def __init__(self, bag: _Bag, meta: PackageMeta, planned: list[_Planned]) -> None:
+        self.bag, self.meta, self.planned = bag, meta, planned
+        self.files: list[PackageFile] = []
+        self.resources: list[Resource] = []
+        self.by_dataset: dict[int, list[str]] = {}
+
+    def write_datasets(self) -> None:
+        writers = _writers(self.meta)
+        for index, item in enumerate(self.planned):
+            for writer in writers:
+                if writer.fits(item.data):
+                    self._one(index, item, writer)
+
+    def _one(self, index: int, item: _Planned, writer: Writer) -> None:
+        name = f"{item.stem}.{writer.extension}"
+        done = self.bag.put(name, lambda sink: writer.write(sink, item.data, item.schema))
+        self._add(index, item, done, writer.name, writer.media_type)
+        companion = getattr(writer, "companion", None)
+        if companion is not None:
+            ext, content = companion(item.data, item.schema)
+            self._add(index, item, self.bag.put(f"{item.stem}.{ext}", content), ext, "text/xml")
+
+    def _add(self, index: int, item: _Planned, done: PackageFile, fmt: str, media: str) -> None:
+        self.files.append(done)
+        self.by_dataset.setdefault(index, []).append(done.name.removeprefix("data/"))
+        resource = Resource(
+            path=done.name.removeprefix("data/"),
+            format=fmt,
+            media_type=media,
+            data=item.data,
+            schema=item.schema,
+            rows=done.rows or 0,
+            bytes=done.bytes,
+            sha256=done.sha256,
+        )
+        self.resources.append(resource)
+
+    def write_guides(self) -> None:
+        entries = [
+            ReportEntry(p.data, p.schema, tuple(self.by_dataset.get(i, [])))
+            for i, p in enumerate(self.planned)
+        ]
+        full = REPORT_FORMAT in self.meta.formats
+        others = [(f.name.removeprefix("data/"), f.bytes) for f in self.files]
+        self.files.append(
+            self.bag.put(INDEX, lambda sink: write_report(sink, self.meta, entries, full, others))
+        )
+        readme = [
+            ReadmeEntry(r.path, r.data.system, r.data.dataset, r.rows, r.bytes)
+            for r in self.resources
+        ]
+        text = render_readme(self.meta, readme).encode("utf-8")
+        self.files.append(self.bag.put(README, text))
+        self.files.append(self.bag.put(DATAPACKAGE, datapackage(self.meta, self.resources)))
 
 
 def _write_zip(
-    raw: IO[bytes], planned: list[tuple[str, DatasetRows]], meta: PackageMeta
+    raw: IO[bytes], planned: list[_Planned], meta: PackageMeta, signer: Signer | None
 ) -> list[PackageFile]:
     with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
         bag = _Bag(zf, meta.created)
         tags = [bag.put(BAGIT, BAGIT_TXT)]
-        files = [bag.put(name, data) for name, data in planned]
-        files.append(bag.put(README, _readme(meta, planned, files)))
-        files.sort(key=lambda f: f.name)
+        payload = _Payload(bag, meta, planned)
+        payload.write_datasets()
+        payload.write_guides()
+        files = sorted(payload.files, key=lambda f: f.name)
         tags.append(bag.put(BAG_INFO, bag_info(meta, [f.bytes for f in files])))
         tags.append(bag.put(MANIFEST, manifest_text((f.name, f.sha256) for f in files)))
-        bag.put(TAGMANIFEST, manifest_text((f.name, f.sha256) for f in tags))
+        signed = manifest_text((f.name, f.sha256) for f in tags)
+        bag.put(TAGMANIFEST, signed)
+        if signer is not None:
+            bag.put(SIGNATURE_FILE, signer.signature_file(signed))
     return files
 
 
@@ -202,19 +295,25 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def write_package(path: Path, datasets: Iterable[DatasetRows], meta: PackageMeta) -> PackageInfo:
+def write_package(
+    path: Path,
+    datasets: Iterable[DatasetRows],
+    meta: PackageMeta,
+    signer: Signer | None = None,
+) -> PackageInfo:
     """Write the package to ``path`` (atomically) and describe what was written.
 
-    The same datasets and meta give the same bytes, whatever order the datasets come in
-    (datasets sharing a system and dataset name keep their given order).
+    The same datasets, meta and signing key give the same bytes, whatever order the datasets
+    come in (datasets sharing a system and dataset name keep their given order).
     """
     path = Path(path)
-    planned = plan_names(datasets)
+    _writers(meta)  # an unknown format fails here, before anything is written
+    planned = [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as raw:
-            files = _write_zip(raw, planned, meta)
+            files = _write_zip(raw, planned, meta, signer)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
@@ -223,177 +322,5 @@ def write_package(path: Path, datasets: Iterable[DatasetRows], meta: PackageMeta
         raise
     _fsync_dir(path.parent)
     digest, size = _hash_file(path)
-    return PackageInfo(path=path, sha256=digest, size=size, files=files)
-
-
-def verify_package(path: Path, *, max_total_bytes: int = 32 * 2**30) -> VerifyReport:
-    """Check a package zip offline without extracting it; every problem is named.
-
-    Entries are hashed as streams, so memory stays small; ``max_total_bytes`` bounds the
-    uncompressed bytes read, so a zip bomb costs bounded time.
-    """
-    check = _Check(max_total_bytes)
-    check.run(Path(path))
-    return VerifyReport(ok=not check.problems, problems=check.problems, files_checked=check.checked)
-
-
-# --- verifying ---------------------------------------------------------------------------
-
-_LINE = re.compile(r"([0-9a-fA-F]{64})[ \t]+(\S.*)")
-_READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, RuntimeError, ValueError)
-_SMALL = 64 * 2**20  # tag files larger than this are refused, not read into memory
-Entries = dict[str, zipfile.ZipInfo]
-
-
-def unsafe_reason(name: str) -> str | None:
-    """Why a zip entry name could escape the folder it is unzipped into, or None."""
-    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
-        return "is an absolute path"
-    if "\\" in name:
-        return "contains a backslash"
-    if ".." in name.split("/"):
-        return "climbs out of its folder (..)"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        return "contains control characters"
-    return None
-
-
-class _Check:
-    def __init__(self, max_total_bytes: int) -> None:
-        self.budget = max_total_bytes
-        self.problems: list[str] = []
-        self.checked = 0
-        self.entries: Entries = {}
-
-    def run(self, path: Path) -> None:
-        if not path.is_file():
-            self.problems.append(f"{path} is not a file (missing, or a folder)")
-            return
-        try:
-            with zipfile.ZipFile(path) as zf:
-                self._check(zf)
-        except _READ_ERRORS as exc:
-            self.problems.append(_not_a_zip(path, exc))
-
-    def _check(self, zf: zipfile.ZipFile) -> None:
-        self.zf, self.entries = zf, self._list(zf)
-        bagit = self._read_small(BAGIT)
-        if bagit is not None and not bagit.startswith(b"BagIt-Version:"):
-            self.problems.append(f"{BAGIT} does not start with 'BagIt-Version:'")
-        text = self._read_small(MANIFEST)
-        if text is None:
-            return
-        payload = {n: i for n, i in self.entries.items() if n.startswith("data/")}
-        self._compare(MANIFEST, self._parse(MANIFEST, text, True), payload)
-        self._check_oxum(payload)
-        if TAGMANIFEST in self.entries:
-            tags = {n: i for n, i in self.entries.items() if not n.startswith("data/")}
-            del tags[TAGMANIFEST]
-            listed = self._parse(TAGMANIFEST, self._read_small(TAGMANIFEST) or b"", False)
-            self._compare(TAGMANIFEST, listed, tags)
-
-    def _list(self, zf: zipfile.ZipFile) -> Entries:
-        entries: Entries = {}
-        for info in zf.infolist():
-            name = info.filename
-            reason = unsafe_reason(name)
-            if reason:
-                self.problems.append(f"unsafe entry name {name!r}: it {reason}")
-            elif stat.S_ISLNK(info.external_attr >> 16):
-                self.problems.append(f"{name} is a symbolic link; packages never contain links")
-            elif name in entries:
-                self.problems.append(f"{name} appears more than once in the zip")
-            elif not info.is_dir():
-                entries[name] = info
-        return entries
-
-    def _read_small(self, name: str) -> bytes | None:
-        info = self.entries.get(name)
-        if info is None:
-            self.problems.append(f"{name} is missing, so this is not a complete Ferry package")
-            return None
-        if info.file_size > _SMALL:
-            self.problems.append(f"{name} is {info.file_size} bytes, too large for a tag file")
-            return None
-        try:
-            with self.zf.open(info) as fh:
-                return fh.read(_SMALL)
-        except _READ_ERRORS as exc:
-            self.problems.append(f"{name} is damaged and cannot be read ({exc})")
-            return None
-
-    def _parse(self, where: str, text: bytes, payload: bool) -> dict[str, str]:
-        try:
-            lines = text.decode("utf-8").splitlines()
-        except UnicodeDecodeError:
-            self.problems.append(f"{where} is not UTF-8 text")
-            return {}
-        listed: dict[str, str] = {}
-        for number, line in enumerate(lines, 1):
-            match = _LINE.fullmatch(line)
-            name = match.group(2) if match else ""
-            if not line.strip():
-                continue
-            if not match:
-                expected = "expected '<64 hex digits>  <path>'"
-                self.problems.append(f"{where} line {number} is malformed ({expected}): {line!r}")
-            elif unsafe_reason(name) or name.startswith("data/") != payload:
-                self.problems.append(f"{where} line {number} lists a path not allowed: {name!r}")
-            elif name in listed:
-                self.problems.append(f"{where} line {number} lists {name} a second time")
-            else:
-                listed[name] = match.group(1).lower()
-        return listed
-
-    def _compare(self, where: str, listed: dict[str, str], present: Entries) -> None:
-        for name, expected in sorted(listed.items()):
-            info = present.get(name)
-            if info is None:
-                self.problems.append(f"{name} is listed in {where} but missing from the package")
-                continue
-            actual = self._hash(info)
-            if actual is not None and actual != expected:
-                msg = f"checksum mismatch for {name}: {where} says {expected}, file has {actual}"
-                self.problems.append(msg)
-        for name in sorted(present.keys() - listed.keys()):
-            self.problems.append(f"{name} is in the package but not listed in {where}")
-
-    def _hash(self, info: zipfile.ZipInfo) -> str | None:
-        if info.file_size > self.budget:
-            self.problems.append(f"{info.filename} not checked: over the size limit for checks")
-            return None
-        self.budget -= info.file_size
-        digest = hashlib.sha256()
-        try:
-            with self.zf.open(info) as fh:  # reads at most file_size bytes; CRC checked at end
-                while chunk := fh.read(_CHUNK):
-                    digest.update(chunk)
-        except _READ_ERRORS as exc:
-            self.problems.append(f"{info.filename} is damaged and cannot be read ({exc})")
-            return None
-        self.checked += info.filename.startswith("data/")
-        return digest.hexdigest()
-
-    def _check_oxum(self, payload: Entries) -> None:
-        text = self._read_small(BAG_INFO)
-        if text is None:
-            return
-        found = re.search(rb"^Payload-Oxum:[ \t]*(\S*)", text, re.MULTILINE)
-        said = found.group(1).decode("utf-8", "replace") if found else None
-        actual = f"{sum(i.file_size for i in payload.values())}.{len(payload)}"
-        if said is None:
-            self.problems.append(f"{BAG_INFO} has no Payload-Oxum line")
-        elif said != actual:
-            self.problems.append(
-                f"Payload-Oxum mismatch: {BAG_INFO} says {said} (bytes.files), package has {actual}"
-            )
-
-
-def _not_a_zip(path: Path, exc: BaseException) -> str:
-    if not isinstance(exc, zipfile.BadZipFile | EOFError):
-        return f"{path.name} cannot be read: {exc}"
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if head == b"PK\x03\x04":
-        return f"{path.name} is a damaged or truncated zip ({exc}); fetch the package again"
-    return f"{path.name} is not a zip file, so it is not a Ferry package"
+    signed_by = signer.key_id if signer else None
+    return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)

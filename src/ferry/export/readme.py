@@ -51,7 +51,7 @@ def _file_lines(entries: Sequence[ReadmeEntry]) -> list[str]:
     for e in entries:
         lines.append(f"  {e.path.ljust(width)}  {_rows_text(e.rows)}, {human_size(e.size)}")
         origin = f"{e.system} / {e.dataset}"
-        if f"{e.system}/{e.dataset}.json" != e.path:
+        if f"{e.system}/{e.dataset}" != e.path.rsplit(".", 1)[0]:
             lines.append(f"  {''.ljust(width)}  (from {origin!r}; the file name was made safe)")
     return lines
 
@@ -93,6 +93,10 @@ def render_readme(meta: ReadmeMeta, entries: Sequence[ReadmeEntry]) -> str:
         "",
         *_file_lines(entries),
         "",
+        "index.html is a readable report of the same data: open it in any web browser.",
+        "datapackage.json describes every file (fields, data categories, checksums) for",
+        "programs, in the Frictionless Data Package format.",
+        "",
         *_HOW_TO,
     ]
     return "\n".join(parts) + "\n"
@@ -111,6 +115,15 @@ _HOW_TO = [
     "Dates and times are written as ISO-8601 text (2024-05-01T13:45:00+00:00), exact",
     'amounts as text ("19.90"), and binary content (like images) as base64 text.',
     "",
+    "The other formats hold the same records:",
+    "  .csv   opens in any spreadsheet program (UTF-8). Text that starts with = + - @",
+    "         or an apostrophe has one extra apostrophe in front, so that a spreadsheet",
+    "         never runs it as a formula; remove it to get the original text.",
+    "  .xml   for programs; the .xsd file beside it describes it. Text with characters",
+    '         XML cannot carry is written as base64 (marked encoding="base64").',
+    "  .vcf   contacts (vCard 4.0): import into an address book.",
+    "  .ics   dated events (iCalendar): import into a calendar.",
+    "",
     "How to check nothing was changed",
     "--------------------------------",
     "Unzip the package, open a terminal in the unzipped folder (the one holding",
@@ -124,6 +137,9 @@ _HOW_TO = [
     "  ferry package verify FILE",
     "",
     "The package follows the BagIt format (RFC 8493), so archive tools can check it too.",
+    "If signature-ed25519.txt is present, the company signed the package: `ferry package",
+    "verify FILE --key KEY` checks that signature against the company's published key",
+    "(the key is at /.well-known/ferry-signing-keys on the company's Ferry site).",
 ]
 
 

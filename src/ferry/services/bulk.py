@@ -58,7 +58,7 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
             scope = Scope.from_dict(req.scope)
             identities = [Identity.parse(i.type, i.value) for i in req.identities]
             people.append(gather.Person(req.id, identities, scope))
-            metas[req.id] = _meta(req, tenant.name, scope)
+            metas[req.id] = _meta(req, tenant, scope)
     if not sources:
         reason = "this tenant has no systems to collect from; add one with `ferry system add`"
         return BulkResult([], {i: _fail(i, actor, reason).failure or reason for i in ids})
@@ -109,7 +109,7 @@ def deliver_partial(
             req.id, [Identity.parse(i.type, i.value) for i in req.identities], scope
         )
         sources = gather.sources(session, tenant.id)
-        meta = _meta(req, tenant.name, scope)
+        meta = _meta(req, tenant, scope)
         slug, review = tenant.slug, tenant.review_required
     statement = f"; incomplete: these systems could not be read: {', '.join(missing)}"
     meta = replace(meta, scope=meta.scope + statement)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
-from ferry.export.package import PackageMeta, write_package
-from ferry.services import gather, notify
+from ferry.export.package import PackageMeta
+from ferry.services import gather, notify, packaging
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings
-from ferry.store import requests
-from ferry.store.tables import Package, Request
+from ferry.store import requests, tenants
+from ferry.store.tables import Package, Request, Tenant
 
 _STARTABLE = (RequestState.VERIFIED, RequestState.FAILED, RequestState.REVIEW)
 
@@ -60,7 +58,7 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             Scope.from_dict(req.scope),
         )
         sources = gather.sources(session, tenant.id)
-        meta = _meta(req, tenant.name, person.scope)
+        meta = _meta(req, tenant, person.scope)
         slug = tenant.slug
         device_only = req.kind == "device"  # only the datasets the map marks as device data
     if not sources:
@@ -85,14 +83,15 @@ def _is_device(engine: gather.Collection, rows: DatasetRows) -> bool:
     return found is not None and found.device is not None
 
 
-def _meta(req: Request, tenant_name: str, scope: Scope) -> PackageMeta:
+def _meta(req: Request, tenant: Tenant, scope: Scope) -> PackageMeta:
     return PackageMeta(
-        tenant=tenant_name,
+        tenant=tenant.name,
         request_id=req.id,
         created=req.received_at,
         subject_label="the person who made this request",
         kind=req.kind,
         scope=_describe(scope),
+        formats=packaging.formats_for(req, tenant),
     )
 
 
@@ -106,26 +105,28 @@ def _package(
     cleanup: bool = True,
     device_only: bool = False,
 ) -> tuple[Package, dict[str, list[str]]]:
-    """Write the package from the engine's spools, then delete the work folder."""
-    folder = get_settings().packages_dir / slug / request_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "package.zip"
+    """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
+    rest), then delete the work folder."""
+    with unit_of_work() as session:
+        tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
     found = engine.datasets(person)
     if device_only:  # a device request holds only what the map marks as device data
         found = [d for d in found if _is_device(engine, d)]
-    info = write_package(path, [*found, *(extra or [])], meta)
+    for data in found:
+        source = engine.sources.get(data.system)
+        packaging.add_hints(data, source.datamap.datasets.get(data.dataset) if source else None)
+    datasets, report = packaging.prepare(
+        meta.kind, person.identities, [*found, *(extra or [])], tenant_keys.known_people
+    )
+    folder = get_settings().packages_dir / slug / request_id
+    package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:
         gather.remove_work(engine.folder)
-    files = [
-        {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
-    ]
     notes = {
         "unreachable": engine.unreachable(person),
         "discovered": sorted({i.type.value for i in engine.discovered(person)}),
     }
-    return Package(
-        request_id=request_id, path=str(path), sha256=info.sha256, size=info.size, files=files
-    ), notes
+    return package, notes
 
 
 def _describe(scope: Scope) -> str:
@@ -161,6 +162,8 @@ def _finish(
                 "files": len(package.files),
                 "unreachable_datasets": notes["unreachable"],
                 "discovered_identity_types": sorted(set(notes["discovered"])),
+                "signed_by": package.signed_by,
+                "redactions": package.redactions or {},
             },
         )
         target = RequestState.REVIEW if tenant.review_required else RequestState.READY
@@ -176,12 +179,3 @@ def _fail(request_id: str, actor: str, reason: str) -> RequestView:
         req.failure = reason[:2000]
         move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
         return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
-
-
-def package_path(request_id: str, tenant_id: int | None) -> Path:
-    with unit_of_work() as session:
-        req, _ = load(session, request_id, tenant_id)
-        package = requests.latest_package(session, req.id)
-        if package is None:
-            raise FerryError("this request has no package yet", code="no_package", status=404)
-        return Path(package.path)

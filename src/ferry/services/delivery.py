@@ -25,7 +25,7 @@ from ferry.delivery.base import Channel, DeliveryError, Receipt, Shipment
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
-from ferry.services import consents, jobs, notify
+from ferry.services import consents, jobs, notify, packaging
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -78,6 +78,21 @@ def deliver(
     key, shipment, channel_name, config = _claim(request_id, actor, tenant_id)
     if shipment is None:
         return _view_of(key)
+    try:
+        return _send(key, shipment, channel_name, config, actor, retry, opener)
+    finally:
+        shipment.path.unlink(missing_ok=True)  # the plain copy made for this send
+
+
+def _send(
+    key: str,
+    shipment: Shipment,
+    channel_name: str,
+    config: dict[str, Any],
+    actor: str,
+    retry: Retry,
+    opener: Opener,
+) -> DeliveryView:
     try:
         channel = opener(channel_name, config)
     except FerryError as exc:  # e.g. the key file went missing: a clear failure, not a stuck row
@@ -156,10 +171,11 @@ def _claim(
             req.id,
             {"channel": recipient.channel, "recipient": recipient.name, "sha256": package.sha256},
         )
+        plain = get_settings().var_dir / "tmp" / "deliveries" / f"{key}.zip"
         shipment = Shipment(
             request_id=req.id,
             tenant=tenant.slug,
-            path=Path(package.path),
+            path=packaging.plain_copy(session, package, tenant.id, plain),
             sha256=package.sha256,
             size=package.size,
             filename=f"{tenant.slug}-{req.id}.zip",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from ferry.db import unit_of_work
 from ferry.demo.estate import build_demo_shop
-from ferry.services import systems, tenants
+from ferry.services import packaging, systems, tenants
 from ferry.settings import get_settings
 from ferry.store import tenants as tenant_store
 from ferry.store.migrate import upgrade
@@ -24,6 +27,12 @@ class DemoSetup:
     portal_url: str
     outbox: str
     database: str
+
+
+def _agent_names(path: Path) -> list[str]:
+    """The support agents' names: other people, redacted from ticket texts."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return [str(row[0]) for row in con.execute("select name from agents")]
 
 
 def seed(customers: int = 3000) -> DemoSetup:
@@ -45,6 +54,7 @@ def seed(customers: int = 3000) -> DemoSetup:
         )
     map_text = resources.files("ferry.demo").joinpath("shop-map.yaml").read_text("utf-8")
     systems.add_system(SLUG, "shop", url, map_text, actor="demo", replace=True)
+    packaging.set_known_people(SLUG, _agent_names(path), actor="demo")
     return DemoSetup(
         tenant=SLUG,
         api_key=tenants.create_api_key(SLUG, "demo", actor="demo", role="supervisor"),

@@ -10,8 +10,10 @@ from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.export.device import DeviceRole, build
+from ferry.services import packaging
 from ferry.services.audit import record
 from ferry.services.requests import load
+from ferry.settings import get_settings
 from ferry.store import requests, systems
 
 
@@ -26,8 +28,13 @@ def export(request_id: str, actor: str, tenant_id: int | None = None) -> dict[st
             for ds in load_datamap(system.datamap).datasets.values():
                 if ds.device:
                     roles[(system.name, ds.name)] = DeviceRole(ds.device, ds.timestamp)
-        path, provider = Path(package.path), tenant.name
-    doc = build(path, roles, provider, request_id, utcnow())
+        provider = tenant.name
+        plain = get_settings().var_dir / "tmp" / "device" / f"{req.id}.zip"
+        path = packaging.plain_copy(session, package, tenant.id, plain)
+    try:
+        doc = build(path, roles, provider, request_id, utcnow())
+    finally:
+        path.unlink(missing_ok=True)
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
         counts = {k: len(doc[k]) for k in ("settings", "preferences", "activity")}

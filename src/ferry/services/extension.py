@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.deadlines import local_day, longest_extension, parse_zone
@@ -14,6 +16,7 @@ from ferry.services import notify
 from ferry.services.audit import record
 from ferry.services.clock import ensure, load_rule, need_reason, person_email, view_of
 from ferry.services.lifecycle import move
+from ferry.store.tables import Request, Tenant
 
 
 def extend(
@@ -115,7 +118,7 @@ def _notify(
     body = (
         f"We need more time to answer your request (reference {req.id}).\n\n"
         f"Reason: {reason}\n\nWe will answer by {target.isoformat()}, as {law} allows "
-        f"({cite}).\n"
+        f"({cite}).\n\nFollow your request at {notify.portal_url(slug_of(session, req), req.id)}\n"
     )
     if not notify.send(
         session, req, email, "We need more time to answer your request", body, "extension"
@@ -125,3 +128,7 @@ def _notify(
             "mail settings or record another notice (--notified)",
             code="extension_notice_failed",
         )
+
+
+def slug_of(session: Session, req: Request) -> str:
+    return session.get_one(Tenant, req.tenant_id).slug

@@ -1,8 +1,10 @@
 """Email notices on a request's state changes: what the person must know and a link, nothing more.
 
-No personal data goes in a notice: not the data, not the identities, not an agent's free-text
-reason (the status page shows that after sign-in). The ready-to-download notice is
-:func:`notify.package_ready`; this module covers the other changes a person must hear about.
+No personal data goes in a notice: not the data, not the identities. The ready-to-download
+notice is :func:`notify.package_ready`. Extension and rejection letters are sent by
+``services.extension`` and ``services.rejection``, because the law requires them to state the
+reasons (and, for a refusal, the right to complain); this module covers the other changes a
+person must hear about.
 """
 
 from __future__ import annotations
@@ -17,20 +19,10 @@ from ferry.store.tables import Request, Tenant
 
 S = RequestState
 TEXTS: dict[RequestState, tuple[str, str]] = {
-    S.EXTENDED: (
-        "More time is needed for your request to {name}",
-        "{name} needs more time to answer your request {ref}, as the law allows. The reason "
-        "and the new date are on your status page.",
-    ),
     S.PAUSED: (
         "Your request to {name} is waiting for you",
         "{name} paused your request {ref} because something is needed from you. Your status "
         "page says what.",
-    ),
-    S.REJECTED: (
-        "Your request to {name} was declined",
-        "{name} declined your request {ref}. Your status page gives the reason and explains "
-        "your right to complain to the data protection authority.",
     ),
     S.WITHDRAWN: (
         "Your request to {name} was withdrawn",

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
-import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from ferry.crypto import age as age_crypto
+from ferry.crypto.envelope import DecryptionFailed
+from ferry.crypto.signing import parse_public_key
 from ferry.crypto.tokens import TokenExpired, TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
 from ferry.export.package import VerifyReport, verify_package
-from ferry.services import recipients
+from ferry.services import packaging, recipients
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -74,6 +78,7 @@ class Download:
     filename: str
     sha256: str
     size: int
+    chunks: Iterable[bytes] = ()  # the plain zip, decrypted while read
 
 
 def _epoch(when: datetime) -> int:
@@ -132,7 +137,11 @@ def open_download(token: str, resumed_from: int | None = None) -> Download:
         if req.state == RequestState.READY:
             move(session, req, RequestState.DELIVERED, "subject", {"via": "download"})
         return Download(
-            Path(package.path), f"{tenant.slug}-data-{req.id[:8]}.zip", package.sha256, package.size
+            Path(package.path),
+            f"{tenant.slug}-data-{req.id[:8]}.zip",
+            package.sha256,
+            package.size,
+            packaging.chunks(session, package, tenant.id),
         )
 
 
@@ -170,14 +179,36 @@ def _may_resume(session: Session, tenant_id: int, request_id: str, link: str) ->
     return started and resumes < MAX_RESUMES
 
 
-def verify_file(path: Path) -> VerifyReport:
+def verify_file(path: Path, key: str | None = None) -> VerifyReport:
+    """Check a package offline; ``key`` is the signer's public key (PEM, base64, hex, or a
+    file holding one)."""
     if not path.is_file():
         raise FerryError(f"no such file: {path}", code="file_not_found", status=404)
-    return verify_package(path)
+    return verify_package(path, key=_public_key(key) if key else None)
 
 
-def fetch(request_id: str, dest: Path, actor: str) -> Path:
-    """Copy the request's package to ``dest`` for an agent; recorded in the audit trail."""
+def _public_key(text: str) -> bytes:
+    candidate = Path(text)
+    try:
+        if len(text) < 4096 and candidate.is_file():
+            text = candidate.read_text("utf-8", "replace")
+    except OSError:
+        pass
+    try:
+        return parse_public_key(text)
+    except ValueError as exc:
+        raise FerryError(f"--key: {exc}", code="invalid_key", status=422) from None
+
+
+def fetch(
+    request_id: str,
+    dest: Path,
+    actor: str,
+    age_recipients: Sequence[str] = (),
+    age_passphrase: str | None = None,
+) -> Path:
+    """Write the request's package (decrypted, or age-encrypted for delivery) to ``dest`` for
+    an agent; recorded in the audit trail."""
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         package = requests.latest_package(session, req.id)
@@ -187,8 +218,48 @@ def fetch(request_id: str, dest: Path, actor: str) -> Path:
                 code="no_package",
                 status=404,
             )
-        record(session, tenant.id, actor, "package.fetched", req.id, {"sha256": package.sha256})
-        source = Path(package.path)
+        age = "recipients" if age_recipients else "passphrase" if age_passphrase else None
+        data = {"sha256": package.sha256, "age": age}
+        record(session, tenant.id, actor, "package.fetched", req.id, data)
+        chunks = packaging.chunks(session, package, tenant.id)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dest)
+    try:
+        if age_recipients:
+            age_crypto.encrypt_to(chunks, dest, list(age_recipients))
+        elif age_passphrase:
+            age_crypto.encrypt_with_passphrase(chunks, dest, age_passphrase)
+        else:
+            _write(chunks, dest)
+    except age_crypto.AgeError as exc:
+        raise FerryError(str(exc), code="invalid_age_option", status=422) from None
+    except DecryptionFailed as exc:
+        raise FerryError(
+            f"the stored package cannot be opened: {exc}; run the collection again",
+            code="package_damaged",
+            status=500,
+        ) from None
     return dest
+
+
+def _write(chunks: Iterable[bytes], dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.partial")
+    try:
+        with tmp.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def redactions(
+    request_id: str, actor: str, tenant_id: int | None = None
+) -> packaging.RedactionView:
+    """The redaction report of the request's package, for the reviewer (audited)."""
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, tenant_id)
+        package = requests.latest_package(session, req.id)
+        if package is None:
+            raise FerryError("this request has no package yet", code="no_package", status=404)
+        record(session, tenant.id, actor, "redactions.viewed", req.id, {})
+        return packaging.redaction_report(session, package, tenant.id)

@@ -13,6 +13,7 @@ from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
+from ferry.export.writers import parse_formats
 from ferry.jurisdictions import due_date, rule_for
 from ferry.services import clock, consents, notify, recipients, verification
 from ferry.services.audit import events_for, record
@@ -36,6 +37,7 @@ def submit(
     recipient: str | None = None,
     send_code: bool = True,
     consent: str | None = None,
+    formats: Sequence[str] | str | None = None,
 ) -> RequestView:
     """Take a request in, compute its due date, acknowledge it and start verification."""
     kind_ = parse_enum(RequestKind, kind, "request kind")
@@ -57,6 +59,7 @@ def submit(
             due_date=due_date(code, received.date()),
             scope=(scope or Scope()).to_dict(),
             channel=channel,
+            formats=list(parse_formats(formats)) if formats else None,
         )
         req.identities = [
             RequestIdentity(type=i.type.value, value=i.value) for i in dict.fromkeys(identities)

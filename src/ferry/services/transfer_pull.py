@@ -15,7 +15,7 @@ from ferry.delivery.https import encrypt_for_recipient
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
-from ferry.services import consents, recipients
+from ferry.services import consents, packaging, recipients
 from ferry.services.audit import record
 from ferry.services.delivery import check_transfer, idempotency_key
 from ferry.services.lifecycle import move
@@ -93,10 +93,14 @@ def open_pull(token: str, workdir: Path) -> Pulled:
             raise TokenInvalid("this transfer link is not valid") from None
         if recipient is None or not Path(package.path).is_file():
             raise FerryError("this package is no longer available", code="package_gone", status=410)
-        source, age_key = Path(package.path), str(recipient.config["age_recipient"])
+        age_key = str(recipient.config["age_recipient"])
         filename = f"{tenant.slug}-{req.id}.zip.age"
+        source = packaging.plain_copy(session, package, tenant.id, workdir / f"{filename}.plain")
     target = workdir / filename
-    encrypt_for_recipient(source, target, age_key)
+    try:
+        encrypt_for_recipient(source, target, age_key)
+    finally:
+        source.unlink(missing_ok=True)
     _record_fetch(req.id, package.id, recipient.id, package.sha256)
     return Pulled(target, filename, package.sha256)
 

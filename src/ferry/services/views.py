@@ -29,10 +29,15 @@ class PackageView:
     files: list[dict[str, Any]]
     created_at: datetime
     downloads: int
+    signed_by: str | None = None
+    redactions: dict[str, int] | None = None
 
     @classmethod
     def of(cls, p: Package) -> PackageView:
-        return cls(p.sha256, p.size, list(p.files), p.created_at, p.downloads)
+        redactions = {str(k): int(v) for k, v in (p.redactions or {}).items()}
+        return cls(
+            p.sha256, p.size, list(p.files), p.created_at, p.downloads, p.signed_by, redactions
+        )
 
 
 @dataclass(frozen=True)

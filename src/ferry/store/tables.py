@@ -38,6 +38,8 @@ class Tenant(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default=GENESIS)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    default_formats: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    known_people: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # for redaction
 
 
 class ApiKey(Base):
@@ -80,6 +82,7 @@ class Request(Base):
     verified_method: Mapped[str | None] = mapped_column(String(30))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     failure: Mapped[str | None] = mapped_column(Text)
+    formats: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     identities: Mapped[list[RequestIdentity]] = relationship(
@@ -121,6 +124,9 @@ class Package(Base):
     files: Mapped[list[Any]] = mapped_column(default=list)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    encryption: Mapped[str | None] = mapped_column(String(40))  # None: stored as plain zip
+    signed_by: Mapped[str | None] = mapped_column(String(16))  # signing key id
+    redactions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # counts
 
 
 class AuditEvent(Base):
@@ -388,3 +394,19 @@ class RequestConsent(Base):
     __tablename__ = "request_consents"
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
     consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
+
+
+class TenantKey(Base):
+    """A tenant's signing key or package key; the secret part encrypted under the settings
+    secret (``services.keys``). Retired keys stay, so old packages still open and verify."""
+
+    __tablename__ = "tenant_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", "purpose", "key_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # "signing" or "packages"
+    key_id: Mapped[str] = mapped_column(String(16))
+    public: Mapped[str | None] = mapped_column(Text)  # base64 raw public key (signing keys)
+    secret: Mapped[str] = mapped_column(Text)  # base64 of the wrapped secret
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -167,6 +167,7 @@ def submit(
     kind: str = Form("access"),
     jurisdiction: str = Form(""),
     customer_id: str = Form(""),
+    formats: list[str] = Form([]),
 ) -> Response:
     tenant = _tenant(slug)
     values = {
@@ -180,7 +181,12 @@ def submit(
         if customer_id.strip():
             identities.append(Identity.parse("customer_id", customer_id))
         view = requests.submit(
-            slug, kind, identities, jurisdiction=jurisdiction or None, channel="portal"
+            slug,
+            kind,
+            identities,
+            jurisdiction=jurisdiction or None,
+            channel="portal",
+            formats=formats[:10] or None,
         )
     except FerryError as exc:
         return _form(request, tenant, exc.message, values, status=400)

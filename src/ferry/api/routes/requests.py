@@ -52,6 +52,7 @@ def submit_request(slug: str, body: RequestCreate, who: MaybeCaller) -> Submitte
         actor=who.actor if who else "subject",
         recipient=body.recipient if who else None,
         consent=body.consent,
+        formats=body.formats,
     )
     return SubmittedOut(
         id=view.id, state=view.state, due_date=view.due_date, status_url=portal_url(slug, view.id)

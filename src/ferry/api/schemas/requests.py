@@ -32,6 +32,9 @@ class RequestCreate(BaseModel):
     scope: ScopeIn | None = None
     recipient: str | None = Field(default=None, max_length=100, description="transfer: who")
     consent: str | None = Field(default=None, max_length=32, description="consent-share: id")
+    formats: list[str] | None = Field(
+        default=None, max_length=10, examples=[["json", "csv", "html"]]
+    )
 
 
 class CodeIn(BaseModel):
@@ -56,6 +59,8 @@ class PackageOut(BaseModel):
     files: list[dict[str, Any]]
     created_at: datetime
     downloads: int
+    signed_by: str | None = None
+    redactions: dict[str, int] | None = None
 
 
 class RequestRead(BaseModel):

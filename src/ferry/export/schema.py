@@ -1,0 +1,140 @@
+"""What each dataset looks like: its fields, their Table Schema types, categories and provenance.
+
+Computed once per dataset and shared by the XML writer (its XSD), ``datapackage.json`` and the
+filters. Types come from the values themselves: a column whose values are all integers is
+``integer``; mixed columns fall back to ``string``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from operator import itemgetter, methodcaller
+
+from ferry.domain.models import DatasetRows
+from ferry.export.jsonenc import dataset_fields
+from ferry.export.values import merge_types, value_type
+
+DERIVED_MARKERS = ("derived", "inferred")
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    type: str  # Table Schema type: string, integer, number, boolean, date, datetime, ...
+    category: str | None
+    provenance: str  # provided, observed, derived, or unknown
+    xml_name: str  # the element name used in XML (a valid XML name, unique in the dataset)
+    has_float: bool = False  # some value is a float (could be NaN or infinite)
+    simple: bool = False  # every value is text, a number, a boolean, a date/time or missing
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    fields: tuple[FieldInfo, ...]
+
+    def field(self, name: str) -> FieldInfo | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def simple(self) -> bool:
+        return all(f.simple for f in self.fields)
+
+    @property
+    def float_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.has_float)
+
+
+def provenance_of(data: DatasetRows, name: str, category: str | None) -> str:
+    """Where a field's value comes from: the map says, else the category's name hints."""
+    said = data.provenance.get(name)
+    if said:
+        return said
+    parts = (category or "").split(".")
+    return "derived" if any(m in parts for m in DERIVED_MARKERS) else "unknown"
+
+
+def _types(rows: list[dict[str, object]], name: str) -> set[type]:
+    """The value types of one column (C-level loops: this runs over every row)."""
+    try:
+        return set(map(type, map(itemgetter(name), rows)))
+    except KeyError:  # some rows lack the field: it is missing there
+        return set(map(type, map(methodcaller("get", name), rows)))
+
+
+_SIMPLE = frozenset({str, int, float, bool, type(None), Decimal, datetime, date, time})
+
+
+def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, bool, bool]]:
+    """Each column's type, from every value, and whether it holds floats."""
+    found = {}
+    for name in names:
+        kinds = _types(data.rows, name)
+        bad_decimal = Decimal in kinds and not all(
+            v.is_finite() for v in map(methodcaller("get", name), data.rows) if type(v) is Decimal
+        )
+        has_float = any(issubclass(k, float) for k in kinds)
+        found[name] = (_merge(kinds, bad_decimal), has_float, kinds <= _SIMPLE)
+    return found
+
+
+_SAMPLES: dict[type, object] = {
+    bool: True,
+    int: 0,
+    float: 0.0,
+    Decimal: Decimal(0),
+    datetime: datetime(2000, 1, 1),
+    date: date(2000, 1, 1),
+    time: time(0),
+    timedelta: timedelta(0),
+    dict: {},
+    list: [],
+    tuple: (),
+}
+
+
+def _merge(kinds: set[type], bad_decimal: bool) -> str:
+    found: str | None = None
+    for kind in kinds - {type(None)}:
+        if kind is Decimal and bad_decimal:
+            return "string"
+        sample = next((v for k, v in _SAMPLES.items() if issubclass(kind, k)), "")
+        found = merge_types(found, value_type(sample))
+    return found or "string"
+
+
+def xml_name(name: str) -> str:
+    """A valid XML element name for a field name (not starting with ``xml``)."""
+    text = _NOT_NAME.sub("_", name) or "field"
+    if not (text[0].isalpha() or text[0] == "_") or text.lower().startswith("xml"):
+        text = "_" + text
+    return text
+
+
+def infer_schema(data: DatasetRows) -> DatasetSchema:
+    taken: set[str] = {"row"}
+    fields = []
+    declared = dataset_fields(data)
+    types = _column_types(data, list(declared))
+    for name, category in declared.items():
+        base = xml_name(name)
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        fields.append(
+            FieldInfo(
+                name=name,
+                type=types[name][0],
+                category=category,
+                provenance=provenance_of(data, name, category),
+                xml_name=candidate,
+                has_float=types[name][1],
+                simple=types[name][2],
+            )
+        )
+    return DatasetSchema(tuple(fields))

@@ -1,0 +1,112 @@
+"""vCard 4.0 (RFC 6350): one card per row of a contact dataset.
+
+A dataset fits when the data map says ``model: contact``, or (without a hint) when its fields
+hold a name and an email address or phone number (by their data categories). Properties come
+from categories: ``user.name.*`` -> N/FN, ``user.contact.email`` -> EMAIL,
+``user.contact.phone_number`` -> TEL, ``user.contact.address.*`` -> ADR,
+``user.demographic.date_of_birth`` -> BDAY. Other fields stay in the JSON/CSV files.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ferry.domain.models import DatasetRows
+from ferry.export.jsonenc import BytesSink
+from ferry.export.schema import DatasetSchema
+from ferry.export.values import to_text
+from ferry.export.writers.base import WriterOptions
+from ferry.export.writers.contentline import block, escape
+
+_ADR = ("street", "city", "state", "postal_code", "country")
+
+
+def _by_category(data: DatasetRows) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for field, category in data.categories.items():
+        if category:
+            found.setdefault(category, []).append(field)
+    return found
+
+
+def is_contact(data: DatasetRows) -> bool:
+    if data.model is not None:
+        return data.model == "contact"
+    cats = [c for c in data.categories.values() if c]
+    named = any(c.startswith("user.name") for c in cats)
+    reachable = any(c in ("user.contact.email", "user.contact.phone_number") for c in cats)
+    return named and reachable
+
+
+class VcardWriter:
+    name = "vcard"
+    extension = "vcf"
+    media_type = "text/vcard"
+    title = "vCard 4.0 (contacts: import into any address book)"
+
+    def __init__(self, options: WriterOptions) -> None:
+        self.options = options
+
+    def fits(self, data: DatasetRows) -> bool:
+        return is_contact(data)
+
+    def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
+        plan = _Plan(_by_category(data))
+        count = 0
+        for row in data.rows:
+            sink.write(block(plan.lines(row)))
+            count += 1
+        return count
+
+
+def _first(row: dict[str, object], fields: tuple[str, ...]) -> str:
+    for field in fields:
+        value = row.get(field)
+        text = (value if isinstance(value, str) else to_text(value)).strip()
+        if text:
+            return text
+    return ""
+
+
+class _Plan:
+    """Which fields feed which vCard property, worked out once per dataset."""
+
+    def __init__(self, cats: dict[str, list[str]]) -> None:
+        self.first = tuple(cats.get("user.name.first", ()))
+        self.last = tuple(cats.get("user.name.last", ()))
+        self.full = (*cats.get("user.name", ()), *cats.get("user.name.full", ()))
+        self.emails = tuple(cats.get("user.contact.email", ()))
+        self.phones = tuple(cats.get("user.contact.phone_number", ()))
+        self.adr = tuple(tuple(cats.get(f"user.contact.address.{p}", ())) for p in _ADR)
+        self.born = tuple(cats.get("user.demographic.date_of_birth", ()))
+
+    def lines(self, row: dict[str, object]) -> list[str]:
+        first, last = _first(row, self.first), _first(row, self.last)
+        full = _first(row, self.full) or " ".join(p for p in (first, last) if p)
+        lines = [
+            "BEGIN:VCARD",
+            "VERSION:4.0",
+            f"FN:{escape(full or 'Unnamed contact')}",
+            f"N:{escape(last)};{escape(first)};;;",
+        ]
+        for field in self.emails:
+            if text := _first(row, (field,)):
+                lines.append(f"EMAIL:{escape(text)}")
+        for field in self.phones:
+            if text := _first(row, (field,)):
+                lines.append(f"TEL;VALUE=text:{escape(text)}")
+        if any(self.adr):
+            parts = [escape(_first(row, fields)) for fields in self.adr]
+            if any(parts):
+                lines.append("ADR:;;" + ";".join(parts))
+        born = next((row.get(f) for f in self.born), None)
+        if isinstance(born, date):
+            day = born.date() if isinstance(born, datetime) else born
+            lines.append(f"BDAY:{day.strftime('%Y%m%d')}")
+        lines.append("END:VCARD")
+        return lines
+
+
+def card_lines(row: dict[str, object], cats: dict[str, list[str]]) -> list[str]:
+    """The content lines of one card (see the module docstring for the mapping)."""
+    return _Plan(cats).lines(row)

@@ -1,0 +1,165 @@
+"""Tenant keys: an Ed25519 signing key and an AES package key per tenant, made on first use.
+
+Secret parts are stored wrapped (AES-GCM) under a key derived from the settings secret with
+HKDF, bound to the tenant, purpose and key id; the database alone opens nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
+
+from ferry.crypto.envelope import unwrap, wrap
+from ferry.crypto.signing import Signer, public_pem
+from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
+from ferry.domain.errors import FerryError
+from ferry.services.audit import record
+from ferry.settings import get_settings
+from ferry.store import keys, tenants
+from ferry.store.tables import Tenant, TenantKey
+
+SIGNING = "signing"
+PACKAGES = "packages"
+
+
+def _kek() -> bytes:
+    secret = get_settings().secret().encode("utf-8")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"ferry", info=b"tenant keys v1")
+    return hkdf.derive(secret)
+
+
+def _context(tenant_id: int, purpose: str, key_id: str) -> bytes:
+    return f"{tenant_id}:{purpose}:{key_id}".encode()
+
+
+def _open(row: TenantKey) -> bytes:
+    context = _context(row.tenant_id, row.purpose, row.key_id)
+    return unwrap(_kek(), base64.b64decode(row.secret), context)
+
+
+def _store(
+    session: Session, tenant_id: int, purpose: str, key_id: str, secret: bytes, public: bytes | None
+) -> None:
+    wrapped = wrap(_kek(), secret, _context(tenant_id, purpose, key_id))
+    session.add(
+        TenantKey(
+            tenant_id=tenant_id,
+            purpose=purpose,
+            key_id=key_id,
+            public=base64.b64encode(public).decode() if public else None,
+            secret=base64.b64encode(wrapped).decode(),
+        )
+    )
+    session.flush()
+
+
+def signer_for(session: Session, tenant: Tenant) -> Signer:
+    """The tenant's signing key (made, and stored wrapped, the first time)."""
+    row = keys.active(session, tenant.id, SIGNING)
+    if row is None:
+        tenants.lock(session, tenant.id)
+        row = keys.active(session, tenant.id, SIGNING)
+    if row is not None:
+        return Signer.from_raw(_open(row))
+    signer = Signer.generate()
+    _store(session, tenant.id, SIGNING, signer.key_id, signer.private_raw(), signer.public_raw)
+    return signer
+
+
+def package_key(session: Session, tenant: Tenant) -> tuple[str, bytes]:
+    """``(key id, key)`` of the tenant's current package key (made the first time)."""
+    row = keys.active(session, tenant.id, PACKAGES)
+    if row is None:
+        tenants.lock(session, tenant.id)
+        row = keys.active(session, tenant.id, PACKAGES)
+    if row is not None:
+        return row.key_id, _open(row)
+    secret = os.urandom(32)
+    key_id = hashlib.sha256(b"ferry package key" + secret).hexdigest()[:16]
+    _store(session, tenant.id, PACKAGES, key_id, secret, None)
+    return key_id, secret
+
+
+def package_key_by_id(session: Session, tenant_id: int, key_id: str) -> bytes:
+    row = keys.by_id(session, tenant_id, PACKAGES, key_id)
+    if row is None:
+        raise FerryError(
+            "the key that encrypted this package is gone; the package cannot be opened",
+            code="package_key_missing",
+            status=410,
+        )
+    return _open(row)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    tenant: str
+    key_id: str
+    algorithm: str
+    public_key: str  # base64 of the 32 raw bytes
+    pem: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+def _view(slug: str, row: TenantKey) -> PublicKey:
+    raw = base64.b64decode(row.public or "")
+    return PublicKey(
+        slug,
+        row.key_id,
+        "Ed25519",
+        row.public or "",
+        public_pem(raw),
+        row.created_at,
+        row.retired_at,
+    )
+
+
+def signing_keys(slug: str) -> list[PublicKey]:
+    """The tenant's public signing keys (made now if the tenant has none yet)."""
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, slug)
+        signer_for(session, tenant)
+        return [_view(slug, row) for row in keys.all_for(session, tenant.id, SIGNING)]
+
+
+def all_signing_keys() -> list[PublicKey]:
+    """Every tenant's public signing keys that exist (for the well-known document)."""
+    with unit_of_work() as session:
+        found: list[PublicKey] = []
+        for tenant in tenants.list_all(session):
+            found.extend(_view(tenant.slug, r) for r in keys.all_for(session, tenant.id, SIGNING))
+        return found
+
+
+def rotate(slug: str, purpose: str, actor: str) -> str:
+    """Retire the tenant's current key of ``purpose``; a new one is made on next use.
+
+    Retired keys are kept: old packages still open (package keys) and still verify against
+    the published list (signing keys). Returns the retired key's id, or "" if there was none.
+    """
+    if purpose not in (SIGNING, PACKAGES):
+        raise FerryError(f"no key purpose {purpose!r}; use {SIGNING} or {PACKAGES}", status=422)
+    with unit_of_work() as session:
+        tenant = tenants.lock(session, tenants.get_by_slug(session, slug).id)
+        row = keys.active(session, tenant.id, purpose)
+        if row is None:
+            return ""
+        row.retired_at = utcnow()
+        record(
+            session,
+            tenant.id,
+            actor,
+            "key.retired",
+            None,
+            {"purpose": purpose, "key_id": row.key_id},
+        )
+        return row.key_id

@@ -1,0 +1,223 @@
+"""Building a request's package: provenance filter, redaction, writing, signing, encrypting.
+
+The plain zip exists only while it is built (a hidden temporary file beside the final one,
+mode 0600); what stays on disk is ``package.zip.enc``, encrypted under a per-package key
+wrapped by the tenant's package key. The redaction report (what was replaced, with context)
+is encrypted the same way for the reviewer and never goes into the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ferry.crypto.envelope import decrypt_chunks, encrypt_file, key_id_of
+from ferry.crypto.signing import Signer
+from ferry.db import unit_of_work
+from ferry.domain.models import DatasetRows, Identity, IdentityType
+from ferry.export import filters
+from ferry.export.package import PackageInfo, PackageMeta, write_package
+from ferry.export.redact import (
+    RedactionReport,
+    Redactor,
+    Subject,
+    subject_from,
+    subject_names,
+)
+from ferry.export.writers import DEFAULT_FORMATS, parse_formats
+from ferry.services import keys
+from ferry.services.audit import record
+from ferry.store import tenants
+from ferry.store.tables import Package, Request, Tenant
+
+ENCRYPTION = "aes-256-gcm-stream/v1"
+PACKAGE_FILE = "package.zip.enc"
+REDACTIONS_FILE = "redactions.json.enc"
+
+
+def add_hints(data: DatasetRows, mapped: object) -> None:
+    """Copy the writers' hints from the dataset's map entry onto the collected rows.
+
+    ``timestamp`` exists on every map entry; ``model``, ``free_text`` and ``provenance`` are
+    read if the data map has them (additive keys another change may add)."""
+    if mapped is None:
+        return
+    data.timestamp = data.timestamp or getattr(mapped, "timestamp", None)
+    data.model = data.model or getattr(mapped, "model", None)
+    free = getattr(mapped, "free_text", None)
+    if free and not data.free_text:
+        data.free_text = tuple(free) if not isinstance(free, bool) else ()
+    provenance_of = getattr(mapped, "provenance_of", None)
+    if callable(provenance_of) and not data.provenance:
+        found = {str(c): provenance_of(c) for c in data.categories}
+        data.provenance = {c: str(getattr(p, "value", p)) for c, p in found.items() if p}
+
+
+def formats_for(req: Request, tenant: Tenant) -> tuple[str, ...]:
+    return tuple(req.formats or tenant.default_formats or DEFAULT_FORMATS)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """What the build needs from the tenant, read while a session is open."""
+
+    signer: Signer
+    key_id: str
+    key: bytes
+    known_people: tuple[str, ...]
+
+    @classmethod
+    def load(cls, session: Session, tenant: Tenant) -> Keys:
+        key_id, key = keys.package_key(session, tenant)
+        people = tuple(str(p) for p in tenant.known_people or [])
+        return cls(keys.signer_for(session, tenant), key_id, key, people)
+
+
+def _subject(identities: Sequence[Identity], datasets: list[DatasetRows]) -> Subject:
+    emails = [i.value for i in identities if i.type is IdentityType.EMAIL]
+    phones = [i.value for i in identities if i.type is IdentityType.PHONE]
+    names = [i.value for i in identities if i.type is IdentityType.NAME]
+    return subject_from(emails, phones, [*names, *subject_names(datasets)])
+
+
+def prepare(
+    kind: str,
+    identities: Sequence[Identity],
+    datasets: Iterable[DatasetRows],
+    people: Sequence[str],
+) -> tuple[list[DatasetRows], RedactionReport]:
+    """Provenance filter, then redaction of other people in free text."""
+    kept = list(filters.for_kind(kind, datasets))
+    redactor = Redactor(_subject(identities, kept), people)
+    redacted = [redactor.redact(d) for d in kept]
+    return redacted, redactor.report
+
+
+def _encrypt_bytes(content: bytes, dst: Path, tenant_keys: Keys) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".plain.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        encrypt_file(Path(tmp), dst, tenant_keys.key_id, tenant_keys.key)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def build(
+    folder: Path,
+    datasets: list[DatasetRows],
+    meta: PackageMeta,
+    tenant_keys: Keys,
+    report: RedactionReport,
+    request_id: str,
+) -> Package:
+    """Write, sign and encrypt the package into ``folder``; the row to store describes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
+    os.close(fd)
+    plain = Path(tmp)
+    final = folder / PACKAGE_FILE
+    try:
+        info: PackageInfo = write_package(plain, datasets, meta, tenant_keys.signer)
+        staged = folder / f".{PACKAGE_FILE}.partial"
+        encrypt_file(plain, staged, tenant_keys.key_id, tenant_keys.key)
+        os.replace(staged, final)
+    finally:
+        plain.unlink(missing_ok=True)
+    if report.findings:
+        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
+        _encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys)
+    files = [
+        {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
+    ]
+    return Package(
+        request_id=request_id,
+        path=str(final),
+        sha256=info.sha256,
+        size=info.size,
+        files=files,
+        encryption=ENCRYPTION,
+        signed_by=info.signed_by,
+        redactions=report.counts,
+    )
+
+
+def chunks(session: Session, package: Package, tenant_id: int) -> Iterable[bytes]:
+    """The package's plain zip bytes, decrypted while read (plain packages read as they are).
+
+    The key is fetched now, so the chunks can be read after the session has closed.
+    """
+    path = Path(package.path)
+    if package.encryption is None:
+        return _plain(path)
+    key = keys.package_key_by_id(session, tenant_id, key_id_of(path))
+    return decrypt_chunks(path, lambda _kid: key)
+
+
+def plain_copy(session: Session, package: Package, tenant_id: int, dest: Path) -> Path:
+    """Write the package's plain zip to ``dest`` (owner-only, atomic) for a channel that sends
+    a file; the caller deletes it once sent. The stored package stays encrypted."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.partial")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks(session, package, tenant_id):
+                fh.write(chunk)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _plain(path: Path) -> Iterable[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 16):
+            yield chunk
+
+
+@dataclass(frozen=True)
+class RedactionView:
+    counts: dict[str, int]
+    findings: list[dict[str, Any]]
+
+
+def redaction_report(session: Session, package: Package, tenant_id: int) -> RedactionView:
+    path = Path(package.path).parent / REDACTIONS_FILE
+    counts = {str(k): int(v) for k, v in (package.redactions or {}).items()}
+    if not path.is_file():
+        return RedactionView(counts, [])
+    key = keys.package_key_by_id(session, tenant_id, key_id_of(path))
+    loaded = json.loads(b"".join(decrypt_chunks(path, lambda _kid: key)))
+    return RedactionView(counts, list(loaded.get("findings", [])))
+
+
+def set_default_formats(slug: str, formats: str | Sequence[str], actor: str) -> tuple[str, ...]:
+    """The tenant's default formats, used when a request does not choose."""
+    chosen = parse_formats(formats)
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, slug)
+        tenant.default_formats = list(chosen)
+        record(session, tenant.id, actor, "tenant.formats_set", None, {"formats": list(chosen)})
+    return chosen
+
+
+def set_known_people(slug: str, names: Iterable[str], actor: str, replace: bool = False) -> int:
+    """Names of other people the client's systems know (staff, agents): redacted from free
+    text. Returns how many names the tenant now has."""
+    cleaned = [" ".join(n.split()) for n in names]
+    cleaned = [n for n in cleaned if 2 <= len(n) <= 200]
+    with unit_of_work() as session:
+        tenant = tenants.get_by_slug(session, slug)
+        current = [] if replace else [str(n) for n in tenant.known_people or []]
+        merged = sorted(set(current) | set(cleaned))
+        tenant.known_people = merged
+        record(session, tenant.id, actor, "tenant.known_people_set", None, {"count": len(merged)})
+        return len(merged)

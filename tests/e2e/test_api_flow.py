@@ -26,13 +26,17 @@ def expected_rows(db: str, email: str) -> dict[str, set[int]]:
     (cid,) = con.execute("select id from customers where email = ?", (email,)).fetchone()
     orders = {r[0] for r in con.execute("select id from orders where customer_id=?", (cid,))}
     marks = ",".join("?" * len(orders))
-    items = {r[0] for r in con.execute(
-        f"select id from order_items where order_id in ({marks})", tuple(orders))}
-    tickets = {r[0] for r in con.execute(
-        "select id from support_tickets where customer_id=?", (cid,))}
+    items = {
+        r[0]
+        for r in con.execute(
+            f"select id from order_items where order_id in ({marks})", tuple(orders)
+        )
+    }
+    tickets = {
+        r[0] for r in con.execute("select id from support_tickets where customer_id=?", (cid,))
+    }
     con.close()
-    return {"customers": {cid}, "orders": orders, "order_items": items,
-            "support_tickets": tickets}
+    return {"customers": {cid}, "orders": orders, "order_items": items, "support_tickets": tickets}
 
 
 def wait_for(client: TestClient, request_id: str, states: set[str]) -> str:
@@ -51,9 +55,14 @@ def test_submit_verify_run_download(ferry_env_any: Path) -> None:
     person = setup.sample_emails[1]
     auth = {"Authorization": f"Bearer {setup.api_key}"}
     with TestClient(create_app()) as client:
-        created = client.post("/api/v1/tenants/acme/requests", json={
-            "kind": "access", "identities": [{"type": "email", "value": person}],
-            "jurisdiction": "GB"})
+        created = client.post(
+            "/api/v1/tenants/acme/requests",
+            json={
+                "kind": "access",
+                "identities": [{"type": "email", "value": person}],
+                "jurisdiction": "GB",
+            },
+        )
         assert created.status_code == 201, created.text
         rid = created.json()["id"]
         assert created.json()["state"] == "awaiting_verification"
@@ -69,8 +78,9 @@ def test_submit_verify_run_download(ferry_env_any: Path) -> None:
         assert ran.status_code == 202
         assert wait_for(client, rid, {"ready", "failed"}) == "ready"
 
-        link = client.post(f"/api/v1/requests/{rid}/download-link",
-                           headers={"Authorization": f"Bearer {token}"})
+        link = client.post(
+            f"/api/v1/requests/{rid}/download-link", headers={"Authorization": f"Bearer {token}"}
+        )
         assert link.status_code == 200, link.text
         path = link.json()["url"].removeprefix("http://testserver")
         got = client.get(path)
@@ -80,10 +90,19 @@ def test_submit_verify_run_download(ferry_env_any: Path) -> None:
         detail = client.get(f"/api/v1/requests/{rid}", headers=auth).json()
         assert detail["state"] == "delivered"
         actions = [e["action"] for e in detail["events"]]
-        assert actions[:3] == ["request.received", "request.awaiting_verification",
-                               "verification.code_sent"]
-        assert {"request.verified", "request.collecting", "package.created", "request.ready",
-                "package.downloaded", "request.delivered"} <= set(actions)
+        assert actions[:3] == [
+            "request.received",
+            "request.awaiting_verification",
+            "verification.code_sent",
+        ]
+        assert {
+            "request.verified",
+            "request.collecting",
+            "package.created",
+            "request.ready",
+            "package.downloaded",
+            "request.delivered",
+        } <= set(actions)
 
     saved = ferry_env_any / "got.zip"
     saved.write_bytes(got.content)
@@ -127,7 +146,12 @@ def test_collection_failure_is_recorded_and_retryable(ferry_env_any: Path) -> No
 def test_every_kind_is_accepted(ferry_env: Path, kind: str) -> None:
     setup = demo.seed(customers=20)
     with TestClient(create_app()) as client:
-        r = client.post("/api/v1/tenants/acme/requests", json={
-            "kind": kind, "identities": [{"type": "email", "value": setup.sample_emails[0]}],
-            "scope": {"categories": ["user.contact"], "since": "2024-01-01"}})
+        r = client.post(
+            "/api/v1/tenants/acme/requests",
+            json={
+                "kind": kind,
+                "identities": [{"type": "email", "value": setup.sample_emails[0]}],
+                "scope": {"categories": ["user.contact"], "since": "2024-01-01"},
+            },
+        )
         assert r.status_code == 201, r.text

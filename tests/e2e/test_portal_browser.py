@@ -225,14 +225,10 @@ def test_api_errors_stay_json(portal: Portal) -> None:
 
 
 def test_phone_viewport_has_no_horizontal_scroll(browser: object, portal: Portal) -> None:
-    page = _page(
-        browser, portal, viewport={"width": 390, "height": 844}, device_scale_factor=2
-    )
+    page = _page(browser, portal, viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page.goto(portal.form_url)
     assert page.get_by_label("Your email address").is_visible()
-    overflow = page.evaluate(
-        "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-    )
+    overflow = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert overflow[0] <= overflow[1], overflow
     page.screenshot(path=str(SHOTS / "portal-phone.png"), full_page=True)
     _only_local(portal)

@@ -55,8 +55,9 @@ def test_code_goes_by_smtp(smtp: Sink, ferry_env: Path) -> None:
     assert not (ferry_env / "outbox").exists()
 
 
-def test_smtp_down_is_recorded_and_request_kept(ferry_env: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smtp_down_is_recorded_and_request_kept(
+    ferry_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FERRY_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
     reset_settings()
     tenants.create_tenant("acme", "Acme", ["EU-DE"])

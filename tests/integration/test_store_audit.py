@@ -37,8 +37,10 @@ def test_edited_row_is_reported_with_its_number(ferry_env_any: Path) -> None:
     engine = get_engine(get_settings().db_url)
     with engine.begin() as conn:
         tid = conn.execute(sa.text("select id from tenants where slug='acme'")).scalar_one()
-        conn.execute(sa.text(
-            "update audit_events set actor='nobody' where tenant_id=:t and seq=3"), {"t": tid})
+        conn.execute(
+            sa.text("update audit_events set actor='nobody' where tenant_id=:t and seq=3"),
+            {"t": tid},
+        )
     report = audit.verify_tenant("acme")
     assert not report.ok and report.broken_at == 3
     assert "#3" in (report.problem or "")

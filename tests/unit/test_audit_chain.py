@@ -48,8 +48,15 @@ def test_deleted_event_is_found() -> None:
 def test_rehashed_event_breaks_the_next_link() -> None:
     links = chain(4)
     forged = replace(links[1], data={"n": 0})
-    content = canonical(forged.seq, forged.tenant, forged.at, forged.actor, forged.action,
-                        forged.request_id, forged.data)
+    content = canonical(
+        forged.seq,
+        forged.tenant,
+        forged.at,
+        forged.actor,
+        forged.action,
+        forged.request_id,
+        forged.data,
+    )
     links[1] = replace(forged, hash=link_hash(forged.prev_hash, content))
     report = verify_chain(links)
     assert not report.ok and report.broken_at == 3

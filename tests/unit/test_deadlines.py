@@ -11,24 +11,30 @@ from ferry.domain.errors import InvalidInput
 from ferry.jurisdictions import due_date, known_codes, rule_for
 
 
-@pytest.mark.parametrize(("received", "due"), [
-    (date(2026, 3, 10), date(2026, 4, 10)),   # Friday -> same date next month
-    (date(2026, 1, 31), date(2026, 3, 2)),    # no 31 Feb: 28 Feb 2026 is a Saturday -> Mon 2 Mar
-    (date(2028, 1, 31), date(2028, 2, 29)),   # leap year: last day of February (a Tuesday)
-    (date(2026, 4, 4), date(2026, 5, 4)),     # Monday
-    (date(2026, 9, 5), date(2026, 10, 5)),    # Sat receipt -> Mon 5 Oct (a working day)
-    (date(2026, 10, 3), date(2026, 11, 3)),   # Tuesday
-    (date(2026, 2, 28), date(2026, 3, 30)),   # 28 Mar 2026 is Saturday -> Monday 30 Mar
-])
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (date(2026, 3, 10), date(2026, 4, 10)),  # Friday -> same date next month
+        (date(2026, 1, 31), date(2026, 3, 2)),  # no 31 Feb: 28 Feb 2026 is a Saturday -> Mon 2 Mar
+        (date(2028, 1, 31), date(2028, 2, 29)),  # leap year: last day of February (a Tuesday)
+        (date(2026, 4, 4), date(2026, 5, 4)),  # Monday
+        (date(2026, 9, 5), date(2026, 10, 5)),  # Sat receipt -> Mon 5 Oct (a working day)
+        (date(2026, 10, 3), date(2026, 11, 3)),  # Tuesday
+        (date(2026, 2, 28), date(2026, 3, 30)),  # 28 Mar 2026 is Saturday -> Monday 30 Mar
+    ],
+)
 def test_gdpr_one_month(received: date, due: date) -> None:
     assert due_date("EU-DE", received) == due
     assert due_date("GB", received) == due
 
 
-@pytest.mark.parametrize(("received", "due"), [
-    (date(2026, 1, 1), date(2026, 2, 15)),    # 45 calendar days, weekends not skipped
-    (date(2026, 12, 20), date(2027, 2, 3)),
-])
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (date(2026, 1, 1), date(2026, 2, 15)),  # 45 calendar days, weekends not skipped
+        (date(2026, 12, 20), date(2027, 2, 3)),
+    ],
+)
 def test_ccpa_45_calendar_days(received: date, due: date) -> None:
     assert due_date("US-CA", received) == due
 

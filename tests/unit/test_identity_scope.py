@@ -15,8 +15,18 @@ def test_email_domain_is_lower_cased_local_part_kept() -> None:
     assert ident == Identity(IdentityType.EMAIL, "Ana.Lopez@example.org")
 
 
-@pytest.mark.parametrize("text", ["email=", "email", "shoe=42", "email=not-an-email",
-                                  "phone=call me", "email=a\x00@b.org", "email=" + "a" * 400])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "email=",
+        "email",
+        "shoe=42",
+        "email=not-an-email",
+        "phone=call me",
+        "email=a\x00@b.org",
+        "email=" + "a" * 400,
+    ],
+)
 def test_bad_identities(text: str) -> None:
     with pytest.raises(InvalidInput):
         Identity.parse_pair(text)

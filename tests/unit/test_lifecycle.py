@@ -10,8 +10,16 @@ from ferry.domain.errors import IllegalTransition
 from ferry.domain.lifecycle import TERMINAL, TRANSITIONS, can_transition, check_transition
 from ferry.domain.models import RequestState as S
 
-MAIN_PATH = [S.RECEIVED, S.AWAITING_VERIFICATION, S.VERIFIED, S.COLLECTING, S.REVIEW, S.READY,
-             S.DELIVERED, S.CLOSED]
+MAIN_PATH = [
+    S.RECEIVED,
+    S.AWAITING_VERIFICATION,
+    S.VERIFIED,
+    S.COLLECTING,
+    S.REVIEW,
+    S.READY,
+    S.DELIVERED,
+    S.CLOSED,
+]
 
 
 def test_every_state_has_a_row() -> None:
@@ -23,11 +31,19 @@ def test_main_path_is_legal_step_by_step() -> None:
         check_transition(current, target)
 
 
-@pytest.mark.parametrize(("current", "target"), [
-    (S.RECEIVED, S.READY), (S.AWAITING_VERIFICATION, S.COLLECTING), (S.VERIFIED, S.DELIVERED),
-    (S.DELIVERED, S.RECEIVED), (S.CLOSED, S.RECEIVED), (S.REJECTED, S.VERIFIED),
-    (S.WITHDRAWN, S.COLLECTING), (S.READY, S.PAUSED),
-])
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.RECEIVED, S.READY),
+        (S.AWAITING_VERIFICATION, S.COLLECTING),
+        (S.VERIFIED, S.DELIVERED),
+        (S.DELIVERED, S.RECEIVED),
+        (S.CLOSED, S.RECEIVED),
+        (S.REJECTED, S.VERIFIED),
+        (S.WITHDRAWN, S.COLLECTING),
+        (S.READY, S.PAUSED),
+    ],
+)
 def test_illegal_moves_raise_with_the_allowed_ones(current: S, target: S) -> None:
     with pytest.raises(IllegalTransition) as caught:
         check_transition(current, target)

@@ -46,7 +46,7 @@ def next_working_day(day: date, holidays: Container[date]) -> date:
 
 
 def add_period(start: date, period: Period, holidays: Container[date] = frozenset()) -> date:
-    """The last day of ``period`` counted from ``start`` (the day of receipt, itself not counted)."""
+    """The last day of ``period`` counted from ``start`` (the day of receipt: not counted)."""
     if period.unit is PeriodUnit.MONTHS:
         end = start + relativedelta(months=period.length)
     elif period.unit is PeriodUnit.CALENDAR_DAYS:

@@ -161,6 +161,14 @@ class Collection:
         """Collect every system (dependencies first, the rest in parallel)."""
         waiting = dict(self.deps)
         running: dict[Future[None], str] = {}
+        if len(waiting) == 1:  # one system: no need for a thread to wait on (its attempt has one)
+            name = next(iter(waiting))
+            try:
+                self._system(name)
+            except Exception as exc:  # a bug, not the system: still a gap
+                self.outcomes[name].status = "failed"
+                self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+            waiting = {}
         while waiting or running:
             for name in sorted(waiting):
                 if not waiting[name] & (set(waiting) | set(running.values())):
@@ -169,10 +177,10 @@ class Collection:
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)
-                exc = future.exception()
-                if exc is not None:  # a bug, not the system: still a gap
+                problem = future.exception()
+                if problem is not None:  # a bug, not the system: still a gap
                     self.outcomes[name].status = "failed"
-                    self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+                    self.outcomes[name].error = f"{type(problem).__name__}: {problem}"
         if self.gaps():
             self._persist()
         return self.outcomes

@@ -125,6 +125,8 @@ def test_bulk_run_packages_each_person_alone(ferry_env: Path, tmp_path: Path) ->
     orders = {e: {r["id"] for r in _package(rid)["api/orders"]} for e, rid in ids.items()}
     assert orders["ann@example.com"] == {10, 13, 16, 19}
     assert not orders["ann@example.com"] & orders["bob@example.com"]
+    report = {g.system: g.rows for g in gather.show_report(ids["ann@example.com"])}
+    assert report == {"legacy": 1, "api": 4}  # this person's rows, not the batch's
     assert bulk.run_all("t", "agent").completed == []  # nothing left to do
 
 

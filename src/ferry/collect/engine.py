@@ -66,8 +66,14 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     result: WalkResult | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        rows = sum(self.result.counts.values()) if self.result else 0
+    def rows_for(self, owner: str | None = None) -> int:
+        """Rows found for one person (``owner``), or for everyone."""
+        if self.result is None:
+            return 0
+        return sum(n for (o, _d), n in self.result.counts.items() if owner in (None, o))
+
+    def as_dict(self, owner: str | None = None) -> dict[str, object]:
+        rows = self.rows_for(owner)
         return {
             "system": self.system,
             "status": self.status,

@@ -88,7 +88,6 @@ def save_report(session: Session, request_id: str, outcomes: dict[str, Outcome])
     """Replace the request's per-system report with these outcomes."""
     session.execute(delete(CollectionSystem).where(CollectionSystem.request_id == request_id))
     for outcome in outcomes.values():
-        data = outcome.as_dict()
         session.add(
             CollectionSystem(
                 request_id=request_id,
@@ -96,7 +95,7 @@ def save_report(session: Session, request_id: str, outcomes: dict[str, Outcome])
                 status=outcome.status,
                 error=(outcome.error or "")[:2000] or None,
                 attempts=outcome.attempts,
-                rows=int(str(data["rows"])),
+                rows=outcome.rows_for(request_id),
                 warnings=list(outcome.warnings),
             )
         )

@@ -14,6 +14,17 @@ from pathlib import Path
 from bench import workloads
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     mode, url, email, out = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
     out.mkdir(parents=True, exist_ok=True)
@@ -27,7 +38,7 @@ def main() -> None:
         with conn.transaction():
             rows = workloads.baseline_sql(conn, email, out / "b.zip", "%s", conn.cursor(name="ev"))
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak}))
 
 

@@ -56,6 +56,16 @@ def one_person(estate: Estate, tmp: Path, samples: int) -> None:
         for e in emails:  # interleaved, so disk and cache noise hits both alike
             ferry.append(timed(partial(workloads.ferry_people, url, [e], tmp, tmp)))
             base.append(timed(partial(workloads.baseline_sql, conn, e, tmp / "b.zip", mark)))
+        only_f: list[float] = []
+        only_b: list[float] = []
+        for e in emails:
+            only_f.append(timed(partial(workloads.ferry_collect_only, url, e, tmp)))
+            only_b.append(timed(partial(workloads.baseline_collect_only, conn, e, mark)))
+        report(
+            f"one person, {name}, collection only (median)",
+            statistics.median(only_f),
+            statistics.median(only_b),
+        )
         report(
             f"one person, {name} (median of {samples})",
             statistics.median(ferry),

@@ -48,6 +48,26 @@ def ferry_people(url: str, emails: list[str], work: Path, out: Path) -> int:
     return rows
 
 
+def ferry_collect_only(url: str, person_email: str, work: Path) -> int:
+    """The engine alone (rows read back from the spools, no package written)."""
+    source = Source("bench", DATAMAP, lambda: open_connector(url))
+    person = Person("p", [Identity.parse("email", person_email)])
+    engine = Collection([source], [person], work / "c")
+    engine.run()
+    rows = sum(1 for d in engine.datasets(person) for _ in d.rows)
+    shutil.rmtree(work / "c", ignore_errors=True)
+    return rows
+
+
+def baseline_collect_only(conn: Any, person_email: str, mark: str = "?") -> int:
+    found: dict[str, list[dict[str, Any]]] = {}
+    cur = conn.cursor()
+    for table, column, parent in QUERIES:
+        values = [person_email] if parent is None else [r[parent[1]] for r in found[parent[0]]]
+        found[table] = list(_sql_rows(cur, table, column, values, mark))
+    return sum(len(v) for v in found.values())
+
+
 # --- baseline: plain DB-API / csv module, the same lookups, JSON rows into a zip ----------
 
 QUERIES = [

@@ -135,6 +135,8 @@ def test_bulk_run_packages_each_person_alone(ferry_env: Path, tmp_path: Path) ->
     orders = {e: {r["id"] for r in _package(rid)["api/orders"]} for e, rid in ids.items()}
     assert orders["ann@example.com"] == {10, 13, 16, 19}
     assert not orders["ann@example.com"] & orders["bob@example.com"]
+    report = {g.system: g.rows for g in gather.show_report(ids["ann@example.com"])}
+    assert report == {"legacy": 1, "api": 4}  # this person's rows, not the batch's
     assert bulk.run_all("t", "agent").completed == []  # nothing left to do
 
 
@@ -150,3 +152,48 @@ def test_credentials_are_encrypted_and_never_shown(ferry_env: Path, tmp_path: Pa
         assert stored.credentials and "s3cret" not in stored.credentials
         trail = json.dumps([e.data for e in session.scalars(sa.select(AuditEvent))])
     assert "s3cret" not in trail and '"credentials": ["token"]' in trail
+
+
+def test_api_gap_report_partial_delivery_and_bulk(ferry_env: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from ferry.app import create_app
+
+    with serve(Api(bearer="s3cret-token")) as api:
+        _setup(tmp_path / "legacy", api)
+        key = tenants.create_api_key("t", "agent")
+        tenants.create_tenant("other", "Other Ltd", ["GB"])
+        other = tenants.create_api_key("other", "nosy")
+        rid = _request("ann@example.com")
+        api.always_500 = True
+        auth = {"Authorization": f"Bearer {key}"}
+        with TestClient(create_app()) as client:
+            ran = client.post(f"/api/v1/requests/{rid}/run?wait=true", headers=auth)
+            assert ran.json()["state"] == "failed"
+            report = client.get(f"/api/v1/requests/{rid}/collection", headers=auth)
+            assert report.status_code == 200
+            assert {g["system"]: g["status"] for g in report.json()} == {
+                "api": "failed",
+                "legacy": "done",
+            }
+            assert "s3cret" not in report.text
+            nosy = {"Authorization": f"Bearer {other}"}
+            assert client.get(f"/api/v1/requests/{rid}/collection", headers=nosy).status_code in (
+                403,
+                404,
+            )
+            empty = client.post(
+                f"/api/v1/requests/{rid}/deliver-partial", json={"reason": ""}, headers=auth
+            )
+            assert empty.status_code == 422
+            done = client.post(
+                f"/api/v1/requests/{rid}/deliver-partial", json={"reason": "API down"}, headers=auth
+            )
+            assert done.status_code == 200 and done.json()["state"] == "ready"
+            api.always_500 = False
+            second = _request("bob@example.com")
+            bulk_run = client.post("/api/v1/tenants/t/requests/run-all", headers=auth)
+            assert bulk_run.json() == {"completed": [second], "failed": {}}
+            assert (
+                client.post("/api/v1/tenants/t/requests/run-all", headers=nosy).status_code == 403
+            )

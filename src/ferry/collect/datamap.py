@@ -26,6 +26,7 @@ from pydantic import (
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import IdentityType
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 _SYSTEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -336,7 +337,7 @@ def load_datamap(source: str | Path) -> DataMap:
             raise InvalidInput(f"data map file {str(path)!r} not found")
         text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C if available
     except yaml.YAMLError as err:
         raise InvalidInput(f"data map is not valid YAML: {err}") from None
     if not isinstance(data, dict):

@@ -66,8 +66,14 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     result: WalkResult | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        rows = sum(self.result.counts.values()) if self.result else 0
+    def rows_for(self, owner: str | None = None) -> int:
+        """Rows found for one person (``owner``), or for everyone."""
+        if self.result is None:
+            return 0
+        return sum(n for (o, _d), n in self.result.counts.items() if owner in (None, o))
+
+    def as_dict(self, owner: str | None = None) -> dict[str, object]:
+        rows = self.rows_for(owner)
         return {
             "system": self.system,
             "status": self.status,
@@ -161,6 +167,14 @@ class Collection:
         """Collect every system (dependencies first, the rest in parallel)."""
         waiting = dict(self.deps)
         running: dict[Future[None], str] = {}
+        if len(waiting) == 1:  # one system: no need for a thread to wait on (its attempt has one)
+            name = next(iter(waiting))
+            try:
+                self._system(name)
+            except Exception as exc:  # a bug, not the system: still a gap
+                self.outcomes[name].status = "failed"
+                self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+            waiting = {}
         while waiting or running:
             for name in sorted(waiting):
                 if not waiting[name] & (set(waiting) | set(running.values())):
@@ -169,10 +183,10 @@ class Collection:
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)
-                exc = future.exception()
-                if exc is not None:  # a bug, not the system: still a gap
+                problem = future.exception()
+                if problem is not None:  # a bug, not the system: still a gap
                     self.outcomes[name].status = "failed"
-                    self.outcomes[name].error = f"{type(exc).__name__}: {exc}"
+                    self.outcomes[name].error = f"{type(problem).__name__}: {problem}"
         if self.gaps():
             self._persist()
         return self.outcomes

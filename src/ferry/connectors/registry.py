@@ -28,9 +28,7 @@ def _sql(url: str, _connection: Options, credentials: dict[str, str]) -> Connect
     parsed = make_url(url)
     if credentials.get("password") and parsed.password is None:
         parsed = parsed.set(password=credentials["password"])
-    # a pooled SQLite connection would keep reading a file that was replaced: not shared
-    shared = parsed.get_backend_name() != "sqlite"
-    return SqlConnector(parsed.render_as_string(hide_password=False), shared=shared)
+    return SqlConnector(parsed.render_as_string(hide_password=False), shared=True)
 
 
 FACTORIES: dict[str, FullFactory] = {

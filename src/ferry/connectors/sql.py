@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from ferry.collect.datamap import DataMap, DatasetMap
 from ferry.collect.scan import ColumnInfo, TableInfo
@@ -63,9 +64,16 @@ def _session_readonly_sql(backend: str) -> str | None:
 
 
 def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
-    """An engine whose every new connection is put in read-only mode."""
+    """An engine whose every new connection is put in read-only mode.
+
+    SQLite files are opened afresh for each use (no pool): a pooled connection would keep
+    reading a file the client has since replaced.
+    """
     target = readonly_url(url)
-    engine = sa.create_engine(target, pool_pre_ping=pre_ping, pool_recycle=1800)
+    if target.get_backend_name() == "sqlite":
+        engine = sa.create_engine(target, poolclass=NullPool)
+    else:
+        engine = sa.create_engine(target, pool_pre_ping=pre_ping, pool_recycle=1800)
     statement = _session_readonly_sql(target.get_backend_name())
     if statement:
 
@@ -310,7 +318,9 @@ class SqlConnector:
         """
         size = self.config.batch_size
         names: list[str] | None = None
-        if ordered:
+        # SQLite has no round trips to save, and "ORDER BY pk LIMIT n" tempts its planner
+        # into scanning the whole table in key order instead of using the lookup's index
+        if ordered and conn.dialect.name != "sqlite":
             result = conn.execute(query.limit(size + 1))
             names = list(result.keys())
             first = result.all()

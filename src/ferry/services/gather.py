@@ -9,12 +9,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ferry.collect.datamap import load_datamap
+from ferry.collect.datamap import DataMap, load_datamap
 from ferry.collect.engine import Collection, Outcome, Person, Source
 
 __all__ = ["Collection", "GapError", "Person", "Source"]
@@ -53,7 +54,7 @@ def sources(session: Session, tenant_id: int) -> list[Source]:
     secret = get_settings().secret()
     found = []
     for system in systems.for_tenant(session, tenant_id):
-        datamap = load_datamap(system.datamap).model_copy(update={"system": system.name})
+        datamap = _datamap(system.datamap, system.name)
         found.append(
             Source(
                 system.name,
@@ -62,6 +63,12 @@ def sources(session: Session, tenant_id: int) -> list[Source]:
             )
         )
     return found
+
+
+@lru_cache(maxsize=256)
+def _datamap(text: str, name: str) -> DataMap:
+    """Parsed once per map text: parsing YAML costs more than collecting a small person."""
+    return load_datamap(text).model_copy(update={"system": name})
 
 
 def _opener(
@@ -81,7 +88,6 @@ def save_report(session: Session, request_id: str, outcomes: dict[str, Outcome])
     """Replace the request's per-system report with these outcomes."""
     session.execute(delete(CollectionSystem).where(CollectionSystem.request_id == request_id))
     for outcome in outcomes.values():
-        data = outcome.as_dict()
         session.add(
             CollectionSystem(
                 request_id=request_id,
@@ -89,7 +95,7 @@ def save_report(session: Session, request_id: str, outcomes: dict[str, Outcome])
                 status=outcome.status,
                 error=(outcome.error or "")[:2000] or None,
                 attempts=outcome.attempts,
-                rows=int(str(data["rows"])),
+                rows=outcome.rows_for(request_id),
                 warnings=list(outcome.warnings),
             )
         )

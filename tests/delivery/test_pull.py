@@ -81,3 +81,25 @@ def test_deliver_and_deliveries_over_the_api(shop: str) -> None:
         assert client.get(f"/api/v1/requests/{rid}/deliveries", headers=auth).json() == []
         assert client.get(f"/api/v1/requests/{rid}/deliveries", headers=other).status_code == 404
         assert client.post(f"/api/v1/requests/{rid}/deliver").status_code == 401
+
+
+def test_partial_adequacy_waits_for_a_supervisor(shop: str) -> None:
+    """EU → US is adequate only for certified organisations: a supervisor must approve it."""
+    from ferry.services import transfers
+
+    rcv = Receiver()
+    recipients.add(
+        "acme",
+        "usco",
+        "https",
+        {"url": "https://usco.example/in", "age_recipient": rcv.age_recipient},
+        country="US",
+    )
+    rid = ready_request(shop, recipient="usco")
+    auth = {"Authorization": f"Bearer {tenants.create_api_key('acme', 'agent')}"}
+    with TestClient(create_app()) as client:
+        held = client.post(f"/api/v1/requests/{rid}/pull-link", headers=auth)
+        assert held.status_code == 409 and held.json()["code"] == "transfer_needs_supervisor"
+        transfers.approve(rid, "US", "supervisor:kim", "recipient is DPF certified (checked)")
+        allowed = client.post(f"/api/v1/requests/{rid}/pull-link", headers=auth)
+    assert allowed.status_code == 200, allowed.text

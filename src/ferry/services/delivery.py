@@ -3,7 +3,7 @@
 Nothing is sent twice: each (request, package, recipient) has one delivery row keyed by an
 idempotency key; a delivered row is answered from its receipt, a row being sent is refused, and the
 key travels with the package so the far side can drop a repeat. Before anything leaves, the
-recipient's country is checked against the request's jurisdiction (:mod:`transfer_rules`).
+recipient's country is checked against the request's jurisdiction (:mod:`transfers`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from ferry.delivery.base import Channel, DeliveryError, Receipt, Shipment
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
-from ferry.services import consents, jobs, notify, packaging
+from ferry.jurisdictions.transfers import Outcome
+from ferry.services import consents, jobs, notify, packaging, transfers
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
-from ferry.services.transfer_rules import transfer_allowed
 from ferry.settings import get_settings
 from ferry.store import deliveries, requests
 from ferry.store.tables import Delivery, Request, Tenant
@@ -191,25 +191,43 @@ def _fresh(row: Delivery) -> bool:
 def check_transfer(
     session: Session, req: Request, tenant: Tenant, country: str | None, name: str, actor: str
 ) -> None:
-    decision = transfer_allowed(req.jurisdiction, country)
-    record(
-        session,
-        tenant.id,
-        actor,
-        "transfer.checked",
-        req.id,
-        {
-            "recipient": name,
-            "country": country,
-            "allowed": decision.allowed,
-            "why": decision.reason,
-        },
-    )
-    if not decision.allowed:
-        session.commit()  # the refusal stays in the audit trail
-        raise FerryError(
-            f"transfer to {name} refused: {decision.reason}", code="transfer_refused", status=409
+    """The jurisdiction's transfer rule for the recipient's country (``services.transfers``):
+    allowed, or referred to a supervisor and approved (``transfer-approve``), or refused."""
+    if not country:
+        _refuse(
+            session,
+            req,
+            tenant,
+            name,
+            actor,
+            "the recipient has no country on record; set it (--country) before sending",
+            "transfer_refused",
         )
+    assert country is not None
+    found = transfers.check_in(session, req, country, None, actor)
+    if found.outcome == Outcome.ALLOWED or (
+        found.outcome == Outcome.SUPERVISOR and transfers.approved(session, req, country)
+    ):
+        return
+    if found.outcome == Outcome.SUPERVISOR:
+        _refuse(
+            session,
+            req,
+            tenant,
+            name,
+            actor,
+            f"{found.basis}; a supervisor must approve it (ferry request transfer-approve)",
+            "transfer_needs_supervisor",
+        )
+    _refuse(session, req, tenant, name, actor, found.basis, "transfer_refused")
+
+
+def _refuse(
+    session: Session, req: Request, tenant: Tenant, name: str, actor: str, why: str, code: str
+) -> None:
+    record(session, tenant.id, actor, "transfer.refused", req.id, {"recipient": name, "why": why})
+    session.commit()  # the refusal stays in the audit trail
+    raise FerryError(f"transfer to {name} refused: {why}", code=code, status=409)
 
 
 def _attempt_failed(key: str, actor: str, attempt: int, exc: DeliveryError, final: bool) -> None:

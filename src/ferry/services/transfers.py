@@ -88,3 +88,12 @@ def approve(
             basis.strip()[:500],
             str(asked[-1].data.get("citation", "")),
         )
+
+
+def approved(session: Session, req: Request, country: str) -> bool:
+    """Whether a supervisor approved a transfer of this request to ``country``."""
+    dest = country.strip().upper()
+    return any(
+        e.action == "transfer.approved" and e.data.get("country") == dest
+        for e in events_for(session, req.tenant_id, req.id)
+    )

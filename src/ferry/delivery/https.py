@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-import pyrage
 from pydantic import field_validator
 
-from ferry.crypto import httpsig
+from ferry.crypto import age, httpsig
 from ferry.delivery.base import ChannelConfig, DeliveryError, Receipt, Shipment
 from ferry.settings import get_settings
 
@@ -56,8 +55,8 @@ class HttpsConfig(ChannelConfig):
     @classmethod
     def _age(cls, value: str) -> str:
         try:
-            pyrage.x25519.Recipient.from_str(value.strip())
-        except Exception:
+            age.recipient(value)
+        except age.AgeError:
             raise ValueError("is not an age X25519 recipient (age1…)") from None
         return value.strip()
 
@@ -71,9 +70,9 @@ def _default_key(tenant: str) -> httpsig.SigningKey:
 
 
 def encrypt_for_recipient(source: Path, target: Path, age_recipient: str) -> None:
-    """Encrypt a file to one age X25519 recipient (the package-encryption work may replace this)."""
-    recipient = pyrage.x25519.Recipient.from_str(age_recipient)
-    pyrage.encrypt_file(str(source), str(target), [recipient])
+    """Encrypt a file to one age X25519 recipient."""
+    with source.open("rb") as fh:
+        age.encrypt_to(iter(lambda: fh.read(1 << 16), b""), target, [age_recipient])
 
 
 class HttpsChannel:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ferry.crypto import age
 from ferry.crypto.tokens import TokenExpired, TokenInvalid, sign, unsign
 from ferry.db import unit_of_work
-from ferry.delivery.https import encrypt_for_recipient
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.domain.models import RequestState
@@ -95,12 +95,9 @@ def open_pull(token: str, workdir: Path) -> Pulled:
             raise FerryError("this package is no longer available", code="package_gone", status=410)
         age_key = str(recipient.config["age_recipient"])
         filename = f"{tenant.slug}-{req.id}.zip.age"
-        source = packaging.plain_copy(session, package, tenant.id, workdir / f"{filename}.plain")
+        plain = packaging.chunks(session, package, tenant.id)  # decrypted as it is read
     target = workdir / filename
-    try:
-        encrypt_for_recipient(source, target, age_key)
-    finally:
-        source.unlink(missing_ok=True)
+    age.encrypt_to(plain, target, [age_key])  # no plain copy on disk
     _record_fetch(req.id, package.id, recipient.id, package.sha256)
     return Pulled(target, filename, package.sha256)
 

@@ -118,11 +118,14 @@ class _Generator:
                 "total": Decimal("0.00"), "status": self.rng.choice(_STATUSES),
                 **{f"ship_{k}": v for k, v in ship.items()}}  # fmt: skip
 
-    def ticket(self, tid: int, customer_id: int) -> dict[str, Any]:
-        return {"id": tid, "customer_id": customer_id, "opened_at": self._when(900),
-                "subject": self.fake.sentence(nb_words=6).rstrip("."),
-                "body": self.fake.paragraph(nb_sentences=3),
-                "agent_id": self.rng.randint(1, _AGENTS)}  # fmt: skip
+    def ticket(self, tid: int, customer_id: int, agents: Rows) -> dict[str, Any]:
+        row = {"id": tid, "customer_id": customer_id, "opened_at": self._when(900),
+               "subject": self.fake.sentence(nb_words=6).rstrip("."),
+               "body": self.fake.paragraph(nb_sentences=3),
+               "agent_id": self.rng.randint(1, _AGENTS)}  # fmt: skip
+        agent = agents[int(row["agent_id"]) - 1]  # another person, named in free text
+        row["body"] = f"{row['body']} {agent['name']} ({agent['email']}) took this ticket."
+        return row
 
     def agents(self) -> Rows:
         rows = []
@@ -163,7 +166,8 @@ def _generate(customers: int, seed: int) -> dict[str, Rows]:
                     "order_id": order["id"], "product_id": product["id"], "quantity": qty,
                     "unit_price": product["price"]})  # fmt: skip
         for _ in range(gen.rng.randint(1 if sample else 0, 2)):
-            data["support_tickets"].append(gen.ticket(len(data["support_tickets"]) + 1, cid))
+            ticket = gen.ticket(len(data["support_tickets"]) + 1, cid, data["agents"])
+            data["support_tickets"].append(ticket)
     return data
 
 

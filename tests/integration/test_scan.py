@@ -16,6 +16,7 @@ from ferry.connectors.registry import open_connector
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity
 from ferry.services import scan, systems, tenants
+from tests.conftest import missing
 
 CHINOOK = Path("/work/shared/datasets/chinook/Chinook_Sqlite.sqlite")
 
@@ -105,7 +106,7 @@ def test_draft_of_a_database_collects_a_person(tmp_path: Path) -> None:
 
 def test_draft_of_chinook_finds_customers_and_employees() -> None:
     if not CHINOOK.exists():
-        pytest.skip("Chinook sample not found")
+        missing("the Chinook sample", f"expected at {CHINOOK} (../shared/datasets)")
     dm = load_datamap(scan.scan_url("chinook", f"sqlite:///{CHINOOK}").map_text)
     assert dm.datasets["Customer"].identities["email"] == "Email"
     assert dm.datasets["Employee"].fields["BirthDate"] == "user.demographic.date_of_birth"

@@ -20,6 +20,7 @@ from ferry.connectors.sql import SqlConnector, SqlConnectorConfig
 from ferry.demo.estate import DemoInfo, build_demo_shop, build_demo_shop_url, shop_map
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, IdentityType, Scope
+from tests.conftest import missing
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 if not DATASETS.is_dir():  # a worktree lives one level deeper than the main checkout
@@ -37,9 +38,7 @@ HOSTILE = [
 
 
 def _missing(what: str) -> None:
-    if os.environ.get("FERRY_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} (FERRY_REQUIRE_SERVICES=1)")
-    pytest.skip(what)
+    missing(what, "see ../shared/datasets/README.md and the env notes in docs/")
 
 
 @pytest.fixture(scope="module")

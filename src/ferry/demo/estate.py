@@ -123,7 +123,7 @@ class _Generator:
                "subject": self.fake.sentence(nb_words=6).rstrip("."),
                "body": self.fake.paragraph(nb_sentences=3),
                "agent_id": self.rng.randint(1, _AGENTS)}  # fmt: skip
-        agent = agents[int(row["agent_id"]) - 1]  # another person, named in free text
+        agent = agents[int(str(row["agent_id"])) - 1]  # another person, named in free text
         row["body"] = f"{row['body']} {agent['name']} ({agent['email']}) took this ticket."
         return row
 

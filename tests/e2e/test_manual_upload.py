@@ -199,6 +199,10 @@ def test_expired_link_is_refused_and_the_next_run_sends_a_new_one(
     with unit_of_work() as session:
         task = session.scalars(sa.select(ManualTask)).one()
         task.expires_at = datetime(2000, 1, 1)
+    tick = CliRunner().invoke(cli, ["sla", "tick"])
+    assert tick.exit_code == 0 and f"{rid} paper" in tick.output
+    assert [t.state for t in manual.tasks(rid)] == ["expired"]
+    assert f"{rid} paper" not in CliRunner().invoke(cli, ["sla", "tick"]).output  # once
     with TestClient(create_app()) as client:
         assert client.get(f"/u/{old}").status_code == 410
         gone = _post(client, old, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")

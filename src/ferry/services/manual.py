@@ -318,3 +318,30 @@ def waiting_message(waiting: list[str]) -> str:
         + ". The request continues when they upload (`ferry request tasks ID`), or deliver "
         "what was found with `ferry request deliver-partial ID --reason ...`"
     )
+
+
+def expire_overdue() -> list[str]:
+    """Mark tasks whose link expired unanswered as ``expired`` (once each, audited, the
+    tenant's agent told); ``request system due-date`` for each. The next ``request run``
+    sends the owner a new link."""
+    found = []
+    with unit_of_work() as session:
+        query = select(ManualTask).where(
+            ManualTask.state == "pending", ManualTask.expires_at <= utcnow()
+        )
+        for task in session.scalars(query.with_for_update()).all():
+            req, tenant = load(session, task.request_id, None)
+            task.state = "expired"
+            data = {"system": task.system, "owner": task.owner, "due": task.due_date.isoformat()}
+            record(session, tenant.id, "system", "manual.task.expired", req.id, data)
+            if tenant.agent_email:
+                body = (
+                    f"The owner of {task.system!r} ({task.owner or 'no owner set'}) did not "
+                    f"upload the records for request {req.id} by {task.due_date.isoformat()}. "
+                    "Run `ferry request run ID` to send a new link, or deliver partial.\n"
+                )
+                notify.send(
+                    session, req, tenant.agent_email, "Upload overdue", body, "manual-overdue"
+                )
+            found.append(f"{req.id} {task.system} {task.due_date.isoformat()}")
+    return found

@@ -17,6 +17,7 @@ from ferry.cli.main import app as cli
 from ferry.db import unit_of_work
 from ferry.domain.models import Identity
 from ferry.services import (
+    bulk,
     collection,
     gather,
     manual,
@@ -103,7 +104,7 @@ def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_
         view.failure
     )
     report = {g.system: g.status for g in gather.show_report(rid)}
-    assert report == {"paper": "waiting"}
+    assert report == {"legacy": "done", "paper": "waiting"}
     [token] = _links(outbox)
     tasks = manual.tasks(rid)
     assert [(t.system, t.owner, t.state) for t in tasks] == [("paper", OWNER, "pending")]
@@ -213,3 +214,34 @@ def test_expired_link_is_refused_and_the_next_run_sends_a_new_one(
         ok = _post(client, new, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")
         assert ok.status_code == 200
     assert requests.show(rid).state == "ready"
+
+
+def test_partial_delivery_while_waiting_keeps_the_other_systems(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "failed"
+    gaps = CliRunner().invoke(cli, ["request", "gaps", rid])
+    assert gaps.exit_code == 0 and "waiting" in gaps.output
+    view = bulk.deliver_partial(rid, "agent", "archive owner on leave")
+    assert view.state == "ready"
+    rows = _package(rid)
+    assert [r["id"] for r in rows["legacy/people"]] == ["1"]
+    assert [g["system"] for g in rows["ferry/gaps"]] == ["paper"]
+    [token] = _links(outbox)
+    with TestClient(create_app()) as client:  # the link still works; the request is not reopened
+        ok = _post(client, token, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")
+        assert ok.status_code == 200
+    assert requests.show(rid).state == "ready"
+
+
+def test_bulk_run_collects_each_request_on_its_own(ferry_env: Path, tmp_path: Path) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    ann, bob = _request("ann@example.com"), _request("bob@example.com")
+    result = bulk.run_all("t", "agent")
+    assert result.completed == [] and set(result.failed) == {ann, bob}
+    assert all("waiting for the system owners' uploads" in m for m in result.failed.values())
+    assert len(_links(outbox)) == 2

@@ -26,12 +26,22 @@ def owner_of(url: str) -> str | None:
     return rest or None
 
 
+WAITING = "waiting for the system owner's upload (`ferry request tasks ID`)"
+_ALONE = (
+    "a manual system is read from its owner's upload for one request; "
+    "collect the request on its own with `ferry request run ID`"
+)
+
+
 class ManualConnector(FileConnector):
-    """Reads uploaded files: ``{dataset name: path}``, all in one folder."""
+    """Reads uploaded files: ``{dataset name: path}``, all in one folder; given a message
+    instead (nothing uploaded yet) or None (no request: bulk, a scan), every fetch fails."""
 
     def __init__(
-        self, files: Mapping[str, Path] | None, connection: dict[str, Any] | None = None
+        self, files: Mapping[str, Path] | str | None, connection: dict[str, Any] | None = None
     ) -> None:
+        self.missing = _ALONE if files is None else files if isinstance(files, str) else None
+        files = None if isinstance(files, str) else files
         first = next(iter((files or {}).values()), None)
         options = {k: v for k, v in (connection or {}).items() if k not in TASK_OPTIONS}
         super().__init__(first.parent if first else Path("."), options)
@@ -44,10 +54,7 @@ class ManualConnector(FileConnector):
 
     def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
         if self.uploaded is None:
-            raise ConnectorError(
-                "a manual system is read from its owner's upload for one request; "
-                "collect the request on its own with `ferry request run ID`"
-            )
+            raise ConnectorError(self.missing or _ALONE)
         if dataset.name not in self.uploaded:
             return iter(())
         return super().fetch(dataset, column, values)

@@ -61,18 +61,16 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             [Identity.parse(i.type, i.value) for i in req.identities],
             Scope.from_dict(req.scope),
         )
-        waiting = manual.prepare(session, req, tenant)
-    if waiting:  # committed above: the tasks and their emails stand while the request waits
-        raise manual.WaitingForUploads(manual.waiting_message(waiting))
+        waiting = manual.prepare(session, req, tenant)  # committed: tasks and emails stand
     scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
     try:
-        return _collect_from(request_id, person, scratch)
+        return _collect_from(request_id, person, scratch, waiting)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _collect_from(
-    request_id: str, person: gather.Person, scratch: Path
+    request_id: str, person: gather.Person, scratch: Path, waiting: list[str]
 ) -> tuple[Package, dict[str, list[str]]]:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
@@ -91,6 +89,9 @@ def _collect_from(
     outcomes = engine.run()
     with unit_of_work() as session:
         gather.save_report(session, request_id, outcomes)
+        manual.mark_waiting(session, request_id, waiting)
+    if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
+        raise manual.WaitingForUploads(manual.waiting_message(waiting))
     if engine.gaps():
         raise gather.GapError(gather.gap_summary(outcomes))
     return _package(slug, request_id, engine, person, meta, device_only=device_only)

@@ -23,7 +23,7 @@ from ferry.collect.spool import ProgressLog
 from ferry.collect.walk import WalkResult
 from ferry.connectors.base import Connector
 from ferry.connectors.manual import SCHEME as MANUAL
-from ferry.connectors.manual import ManualConnector
+from ferry.connectors.manual import WAITING, ManualConnector
 from ferry.connectors.registry import open_connector
 from ferry.crypto.secretbox import unseal
 from ferry.db import unit_of_work
@@ -60,9 +60,13 @@ def sources(
     found = []
     for system in systems.for_tenant(session, tenant_id):
         datamap = _datamap(system.datamap, system.name)
-        if system.url.strip().startswith(MANUAL):
-            files = (uploads or {}).get(system.name)
-            found.append(Source(system.name, datamap, _manual(files, datamap.connection)))
+        if system.url.strip().startswith(MANUAL):  # local files: a retry would not help
+            once = datamap.collection.model_copy(update={"retries": 0})
+            files = None if uploads is None else uploads.get(system.name, WAITING)
+            opener = _manual(files, datamap.connection)
+            found.append(
+                Source(system.name, datamap.model_copy(update={"collection": once}), opener)
+            )
             continue
         found.append(
             Source(
@@ -90,7 +94,7 @@ def _opener(
 
 
 def _manual(
-    files: dict[str, Path] | None, connection: dict[str, object]
+    files: dict[str, Path] | str | None, connection: dict[str, object]
 ) -> Callable[[], Connector]:
     return lambda: ManualConnector(files, dict(connection))
 

@@ -96,7 +96,7 @@ def _due(req: Request, system: System) -> date:
 
 def prepare(session: Session, req: Request, tenant: Tenant) -> list[str]:
     """Create (or renew, when expired) the request's tasks; the manual systems still waited
-    for, each also reported as ``waiting`` in the request's gap report."""
+    for."""
     waiting = []
     for system in systems.for_tenant(session, tenant.id):
         if not is_manual(system):
@@ -111,7 +111,6 @@ def prepare(session: Session, req: Request, tenant: Tenant) -> list[str]:
         elif task.state == "uploaded":
             continue
         waiting.append(system.name)
-        _report_waiting(session, req.id, system.name)
     return waiting
 
 
@@ -149,17 +148,19 @@ def _issue(
         )
 
 
-def _report_waiting(session: Session, request_id: str, system: str) -> None:
-    row = session.scalar(
-        select(CollectionSystem).where(
-            CollectionSystem.request_id == request_id, CollectionSystem.system == system
+def mark_waiting(session: Session, request_id: str, waiting: list[str]) -> None:
+    """Show the systems waited for as ``waiting`` in the request's gap report."""
+    for system in waiting:
+        row = session.scalar(
+            select(CollectionSystem).where(
+                CollectionSystem.request_id == request_id, CollectionSystem.system == system
+            )
         )
-    )
-    if row is None:
-        row = CollectionSystem(request_id=request_id, system=system, attempts=0, rows=0)
-        session.add(row)
-    row.status, row.warnings = "waiting", []
-    row.error = "waiting for the system owner's upload"
+        if row is None:
+            row = CollectionSystem(request_id=request_id, system=system, attempts=0, rows=0)
+            session.add(row)
+        row.status, row.warnings = "waiting", []
+        row.error = "waiting for the system owner's upload (`ferry request tasks ID`)"
 
 
 def _task(session: Session, token: str) -> ManualTask:

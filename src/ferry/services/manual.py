@@ -280,7 +280,7 @@ def _store(slug: str, request_id: str, system: str, dataset: str, suffix: str, d
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{dataset}{suffix}.sealed"
     path.write_bytes(box.seal(get_settings().secret(), _PURPOSE, data))
-    return path
+    return path.relative_to(get_settings().var_dir)  # var/ may move; the record stays valid
 
 
 def unseal_uploads(session: Session, request_id: str, folder: Path) -> dict[str, dict[str, Path]]:
@@ -296,7 +296,9 @@ def unseal_uploads(session: Session, request_id: str, folder: Path) -> dict[str,
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
         for dataset, info in task.files.items():
             path = target / f"{dataset}{info['suffix']}"
-            path.write_bytes(box.unseal(secret, _PURPOSE, Path(info["file"]).read_bytes()))
+            path.write_bytes(
+                box.unseal(secret, _PURPOSE, (get_settings().var_dir / info["file"]).read_bytes())
+            )
             found.setdefault(task.system, {})[dataset] = path
     return found
 

@@ -11,7 +11,7 @@ from ferry import __version__
 from ferry.api import app as api_app
 from ferry.api.errors import ferry_error
 from ferry.domain.errors import FerryError
-from ferry.web import centre, consent, portal, transfer, verify_link
+from ferry.web import centre, consent, portal, transfer, upload, verify_link
 
 
 def create_app() -> FastAPI:
@@ -28,6 +28,7 @@ def create_app() -> FastAPI:
     centre.install(app)
     consent.install(app)
     transfer.install(app)
+    upload.install(app)
 
     async def errors(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FerryError)

@@ -15,7 +15,7 @@ from ferry.domain.errors import InvalidInput
 from ferry.jurisdictions import known_codes, rule_for
 from ferry.jurisdictions.docs import render
 from ferry.jurisdictions.schema import RuleFile
-from ferry.services import clock, extension, rejection, sla, transfers
+from ferry.services import clock, extension, manual, rejection, sla, transfers
 
 sla_app = typer.Typer(help="Internal SLA, reminders and escalation.", no_args_is_help=True)
 jurisdictions_app = typer.Typer(help="The rule files.", no_args_is_help=True)
@@ -190,6 +190,7 @@ def sla_show(tenant: str, as_json: bool = JsonOpt) -> None:
 def sla_tick(as_json: bool = JsonOpt) -> None:
     """Send the reminders, escalations and overdue alerts that are due (run from cron)."""
     report = sla.as_dict(sla.run_due_reminders())
+    report["manual_uploads_overdue"] = manual.expire_overdue()
     emit_json(report) if as_json else console.print(report, highlight=False)
     if report["errors"]:
         raise typer.Exit(1)

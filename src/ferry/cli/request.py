@@ -14,7 +14,7 @@ from ferry.cli import verify as verify_cli
 from ferry.cli.output import JsonOpt, console, emit_json, handle_errors
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, Scope
-from ferry.services import bulk, collection, gather, requests, sla
+from ferry.services import bulk, collection, gather, manual, requests, sla
 from ferry.services.views import RequestView
 
 request_app = typer.Typer(help="Data requests.", no_args_is_help=True)
@@ -248,6 +248,22 @@ def gaps(request_id: str, as_json: bool = JsonOpt) -> None:
     for g in found:
         problem = "; ".join([g.error or "", *g.warnings]).strip("; ")
         table.add_row(g.system, g.status, str(g.attempts), str(g.rows), problem)
+    console.print(table)
+
+
+@request_app.command("tasks")
+@handle_errors
+def tasks(request_id: str, as_json: bool = JsonOpt) -> None:
+    """Upload tasks for the request's manual systems (owner, due date, what was received)."""
+    found = manual.tasks(request_id)
+    if as_json:
+        emit_json(found)
+        return
+    table = Table("system", "owner", "state", "due", "received")
+    for t in found:
+        state = "overdue" if t.overdue else t.state
+        received = ", ".join(f"{d}: {n} rows" for d, n in t.uploaded.items())
+        table.add_row(t.system, t.owner or "-", state, t.due_date.isoformat(), received or "-")
     console.print(table)
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from ferry.connectors.base import Connector
 from ferry.connectors.files import FileConnector
 from ferry.connectors.http import HttpConnector
+from ferry.connectors.manual import SCHEME as MANUAL
+from ferry.connectors.manual import ManualConnector
 from ferry.connectors.sql import SqlConnector
 from ferry.domain.errors import InvalidInput
 
@@ -35,13 +37,15 @@ FACTORIES: dict[str, FullFactory] = {
     "sql": _sql,
     "files": lambda url, connection, _creds: FileConnector(url, connection),
     "http": lambda url, connection, creds: HttpConnector(url, connection, creds),
+    "manual": lambda _url, connection, _creds: ManualConnector(None, connection),
 }
 """Factories taking (url, the map's ``connection`` settings, decrypted credentials)."""
 
 _HINT = (
     "use a SQLAlchemy URL such as postgresql+psycopg://user@host/db, "
     "mysql+pymysql://user@host/db or sqlite:///path/to/file.db, a folder of files, "
-    "or an https:// API base URL"
+    "or an https:// API base URL, "
+    "or manual://OWNER-EMAIL for a system whose owner uploads the records"
 )
 
 
@@ -57,6 +61,8 @@ def _sqlalchemy_url(url: str) -> URL | None:
 def connector_kind(url: str) -> tuple[str, str]:
     """``(kind, normalised url)`` for a system URL, or ``InvalidInput`` saying what works."""
     url = url.strip()
+    if url.startswith(MANUAL):
+        return "manual", url
     if "://" not in url:
         path = Path(url)
         if path.is_file():

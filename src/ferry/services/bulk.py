@@ -16,13 +16,13 @@ from sqlalchemy import select
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
-from ferry.services import gather, notify
+from ferry.services import gather, manual, notify
 from ferry.services.audit import record
-from ferry.services.collection import _fail, _finish, _meta, _package, start
+from ferry.services.collection import _fail, _finish, _meta, _package, run, start
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
-from ferry.store import tenants
+from ferry.store import systems, tenants
 from ferry.store.tables import Request
 
 MAX_BATCH = 5000
@@ -46,8 +46,11 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
         )
         ids = list(session.scalars(query))
         tenant_id = tenant.id
+        has_manual = any(manual.is_manual(s) for s in systems.for_tenant(session, tenant_id))
     if not ids:
         return BulkResult([], {})
+    if has_manual:  # uploads are per request: each is collected on its own
+        return _one_by_one(ids, actor, tenant_id)
     for request_id in ids:
         start(request_id, actor, tenant_id)
     with unit_of_work() as session:
@@ -85,6 +88,17 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
         result.completed.append(person.key)
     if not engine.gaps():
         gather.remove_work(engine.folder)
+    return result
+
+
+def _one_by_one(ids: list[str], actor: str, tenant_id: int) -> BulkResult:
+    result = BulkResult([], {})
+    for request_id in ids:
+        view = run(request_id, actor, tenant_id)
+        if view.state in (RequestState.READY.value, RequestState.REVIEW.value):
+            result.completed.append(request_id)
+        else:
+            result.failed[request_id] = view.failure or view.state
     return result
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
-from ferry.services import gather, notify, packaging
+from ferry.services import gather, manual, notify, packaging
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -57,7 +61,21 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             [Identity.parse(i.type, i.value) for i in req.identities],
             Scope.from_dict(req.scope),
         )
-        sources = gather.sources(session, tenant.id)
+        waiting = manual.prepare(session, req, tenant)  # committed: tasks and emails stand
+    scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
+    try:
+        return _collect_from(request_id, person, scratch, waiting)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collect_from(
+    request_id: str, person: gather.Person, scratch: Path, waiting: list[str]
+) -> tuple[Package, dict[str, list[str]]]:
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        uploads = manual.unseal_uploads(session, request_id, scratch)
+        sources = gather.sources(session, tenant.id, uploads)
         meta = _meta(req, tenant, person.scope)
         slug = tenant.slug
         device_only = req.kind == "device"  # only the datasets the map marks as device data
@@ -71,6 +89,9 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
     outcomes = engine.run()
     with unit_of_work() as session:
         gather.save_report(session, request_id, outcomes)
+        manual.mark_waiting(session, request_id, waiting)
+    if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
+        raise manual.WaitingForUploads(manual.waiting_message(waiting))
     if engine.gaps():
         raise gather.GapError(gather.gap_summary(outcomes))
     return _package(slug, request_id, engine, person, meta, device_only=device_only)

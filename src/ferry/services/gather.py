@@ -22,6 +22,8 @@ __all__ = ["Collection", "GapError", "Person", "Source"]
 from ferry.collect.spool import ProgressLog
 from ferry.collect.walk import WalkResult
 from ferry.connectors.base import Connector
+from ferry.connectors.manual import SCHEME as MANUAL
+from ferry.connectors.manual import WAITING, ManualConnector
 from ferry.connectors.registry import open_connector
 from ferry.crypto.secretbox import unseal
 from ferry.db import unit_of_work
@@ -49,12 +51,23 @@ class GapView:
     warnings: list[str]
 
 
-def sources(session: Session, tenant_id: int) -> list[Source]:
-    """The tenant's systems as engine sources (credentials decrypted only inside ``open``)."""
+def sources(
+    session: Session, tenant_id: int, uploads: dict[str, dict[str, Path]] | None = None
+) -> list[Source]:
+    """The tenant's systems as engine sources (credentials decrypted only inside ``open``);
+    manual systems read ``uploads`` (``{system: {dataset: file}}``, one request's)."""
     secret = get_settings().secret()
     found = []
     for system in systems.for_tenant(session, tenant_id):
         datamap = _datamap(system.datamap, system.name)
+        if system.url.strip().startswith(MANUAL):  # local files: a retry would not help
+            once = datamap.collection.model_copy(update={"retries": 0})
+            files = None if uploads is None else uploads.get(system.name, WAITING)
+            opener = _manual(files, datamap.connection)
+            found.append(
+                Source(system.name, datamap.model_copy(update={"collection": once}), opener)
+            )
+            continue
         found.append(
             Source(
                 system.name,
@@ -78,6 +91,12 @@ def _opener(
         return open_connector(url, dict(connection), unseal(secret, sealed))
 
     return open_
+
+
+def _manual(
+    files: dict[str, Path] | str | None, connection: dict[str, object]
+) -> Callable[[], Connector]:
+    return lambda: ManualConnector(files, dict(connection))
 
 
 def work_folder(tenant_slug: str, key: str) -> Path:

@@ -410,3 +410,21 @@ class TenantKey(Base):
     secret: Mapped[str] = mapped_column(Text)  # base64 of the wrapped secret
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ManualTask(Base):
+    """A manual system's upload task for one request: its owner uploads the person's records."""
+
+    __tablename__ = "manual_tasks"
+    __table_args__ = (UniqueConstraint("request_id", "system"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending/uploaded/expired
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # dataset -> {path, rows, sha256}
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,350 @@
+"""Manual systems: an upload task per request for the system's owner, with its own due date.
+
+A system at ``manual:`` / ``manual://OWNER-EMAIL`` cannot be read by Ferry. When a request is
+collected, each such system gets a task: its owner is emailed a one-time upload link
+(``/u/TOKEN``; only the token's SHA-256 is stored), uploads the person's rows as CSV or JSON
+Lines, one file per dataset of the system's map, checked with the file connector's parser. The
+request waits until every task is uploaded (or the agent delivers partial). Uploaded files are
+sealed at rest (``crypto.box``) and read back only into the collection's private folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ferry.collect.datamap import DatasetMap, load_datamap
+from ferry.collect.walk import norm
+from ferry.connectors.base import ConnectorError, Row
+from ferry.connectors.manual import SCHEME, ManualConnector, owner_of
+from ferry.crypto import box
+from ferry.db import unit_of_work
+from ferry.domain.clock import utcnow
+from ferry.domain.errors import FerryError, InvalidInput, NotFound
+from ferry.services import notify
+from ferry.services.audit import record
+from ferry.services.requests import load
+from ferry.settings import get_settings
+from ferry.store import systems
+from ferry.store.tables import CollectionSystem, ManualTask, Request, System, Tenant
+
+MAX_BYTES = 20 * 2**20
+"""Largest upload accepted (one person's rows; a whole export is refused)."""
+MAX_ROWS = 200_000
+DUE_DAYS = 7
+"""Default: the task is due this many days before the request (``connection.due_days``)."""
+SUFFIXES = {".csv": ".csv", ".tsv": ".csv", ".jsonl": ".jsonl", ".ndjson": ".jsonl"}
+_PURPOSE = "manual-upload"
+
+
+class LinkGone(FerryError):
+    code = "upload_link_gone"
+    status = 410
+
+
+class WaitingForUploads(FerryError):
+    code = "waiting_for_uploads"
+    status = 409
+
+
+@dataclass(frozen=True)
+class TaskView:
+    request_id: str
+    system: str
+    owner: str | None
+    state: str
+    due_date: date
+    datasets: list[str]
+    uploaded: dict[str, int]  # dataset -> rows
+
+    @property
+    def overdue(self) -> bool:
+        return self.state == "pending" and self.due_date < utcnow().date()
+
+
+def is_manual(system: System) -> bool:
+    return system.url.strip().startswith(SCHEME)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _view(task: ManualTask, datasets: list[str]) -> TaskView:
+    rows = {name: int(info.get("rows", 0)) for name, info in task.files.items()}
+    return TaskView(
+        task.request_id, task.system, task.owner, task.state, task.due_date, datasets, rows
+    )
+
+
+def _datasets(system: System) -> dict[str, DatasetMap]:
+    return dict(load_datamap(system.datamap).datasets)
+
+
+def _due(req: Request, system: System) -> date:
+    days = load_datamap(system.datamap).connection.get("due_days", DUE_DAYS)
+    today = utcnow().date()
+    return max(today + timedelta(days=1), req.due_date - timedelta(days=int(str(days))))
+
+
+def prepare(session: Session, req: Request, tenant: Tenant) -> list[str]:
+    """Create (or renew, when expired) the request's tasks; the manual systems still waited
+    for."""
+    waiting = []
+    for system in systems.for_tenant(session, tenant.id):
+        if not is_manual(system):
+            continue
+        task = session.scalar(
+            select(ManualTask).where(
+                ManualTask.request_id == req.id, ManualTask.system == system.name
+            )
+        )
+        if task is None or (task.state != "uploaded" and task.expires_at <= utcnow()):
+            _issue(session, req, tenant, system, task)
+        elif task.state == "uploaded":
+            continue
+        waiting.append(system.name)
+    return waiting
+
+
+def _issue(
+    session: Session, req: Request, tenant: Tenant, system: System, task: ManualTask | None
+) -> None:
+    token = secrets.token_urlsafe(32)
+    due = _due(req, system)
+    owner = owner_of(system.url) or tenant.agent_email
+    expires = datetime.combine(due + timedelta(days=1), datetime.min.time())
+    action = "manual.task.created" if task is None else "manual.task.reissued"
+    if task is None:
+        task = ManualTask(request_id=req.id, system=system.name, files={})
+        session.add(task)
+    task.owner, task.token_hash, task.due_date = owner, _hash(token), due
+    task.expires_at, task.state = expires, "pending"
+    session.flush()
+    record(
+        session,
+        tenant.id,
+        "system",
+        action,
+        req.id,
+        {"system": system.name, "owner": owner, "due": due.isoformat()},
+    )
+    if owner:
+        link = f"{get_settings().public_url.rstrip('/')}/u/{token}"
+        body = (
+            f"{tenant.name} has a data request ({req.id}) that needs the records your system "
+            f"{system.name!r} holds about one person. Upload them by {due.isoformat()} here "
+            f"(the link works once and expires then):\n\n{link}\n"
+        )
+        notify.send(
+            session, req, owner, f"Records needed from {system.name}", body, "manual-upload"
+        )
+
+
+def mark_waiting(session: Session, request_id: str, waiting: list[str]) -> None:
+    """Show the systems waited for as ``waiting`` in the request's gap report."""
+    for system in waiting:
+        row = session.scalar(
+            select(CollectionSystem).where(
+                CollectionSystem.request_id == request_id, CollectionSystem.system == system
+            )
+        )
+        if row is None:
+            row = CollectionSystem(request_id=request_id, system=system, attempts=0, rows=0)
+            session.add(row)
+        row.status, row.warnings = "waiting", []
+        row.error = "waiting for the system owner's upload (`ferry request tasks ID`)"
+
+
+def _task(session: Session, token: str) -> ManualTask:
+    task = session.scalar(select(ManualTask).where(ManualTask.token_hash == _hash(token[:200])))
+    if task is None:
+        raise NotFound("this upload link is not valid", code="upload_link_unknown")
+    if task.state == "uploaded":
+        raise LinkGone("this upload link has already been used")
+    if task.expires_at <= utcnow():
+        raise LinkGone("this upload link has expired; ask the privacy team for a new one")
+    return task
+
+
+def open_task(token: str) -> TaskView:
+    """The task behind a link still usable, for the upload page."""
+    with unit_of_work() as session:
+        task = _task(session, token)
+        req, _tenant = load(session, task.request_id, None)
+        system = systems.get(session, req.tenant_id, task.system)
+        return _view(task, list(_datasets(system)))
+
+
+def upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
+    """Check and store one dataset's file; the task is done once every dataset has one."""
+    with unit_of_work() as session:
+        task = _task(session, token)
+        req, tenant = load(session, task.request_id, None)
+        system = systems.get(session, tenant.id, task.system)
+        maps = _datasets(system)
+        if not dataset and len(maps) == 1:
+            dataset = next(iter(maps))
+        if dataset not in maps:
+            raise InvalidInput(f"choose one of the datasets: {', '.join(maps)}")
+        suffix, rows = _check(req, system, maps[dataset], filename, data)
+        path = _store(tenant.slug, req.id, system.name, dataset, suffix, data)
+        task.files = {
+            **task.files,
+            dataset: {
+                "file": str(path),
+                "suffix": suffix,
+                "rows": rows,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+        }
+        record(
+            session,
+            tenant.id,
+            f"owner:{task.owner or 'unknown'}",
+            "manual.uploaded",
+            req.id,
+            {"system": system.name, "dataset": dataset, "rows": rows, "bytes": len(data)},
+        )
+        if set(maps) <= set(task.files):
+            task.state, task.uploaded_at = "uploaded", utcnow()
+            record(
+                session, tenant.id, "system", "manual.task.done", req.id, {"system": system.name}
+            )
+        return _view(task, list(maps))
+
+
+def _check(
+    req: Request, system: System, ds: DatasetMap, filename: str, data: bytes
+) -> tuple[str, int]:
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(
+            f"the file is larger than {MAX_BYTES // 2**20} MB; upload only this person's rows",
+            code="upload_too_large",
+        )
+    suffix = SUFFIXES.get(Path(filename or "").suffix.lower())
+    if suffix is None:
+        raise InvalidInput("upload a CSV (.csv) or JSON Lines (.jsonl) file", code="upload_format")
+    if not data.strip() or b"\0" in data:
+        raise InvalidInput("the file is empty or not a text file", code="upload_unreadable")
+    connection = dict(load_datamap(system.datamap).connection)
+    with tempfile.TemporaryDirectory(prefix="ferry-upload-") as folder:
+        path = Path(folder) / f"{ds.name}{suffix}"
+        path.write_bytes(data)
+        connector = ManualConnector({ds.name: path}, connection)
+        try:
+            problems = connector.check(load_datamap(system.datamap))
+            rows = [] if problems else connector.all_rows(ds, MAX_ROWS)
+        except ConnectorError as exc:
+            raise InvalidInput(
+                f"the file cannot be read: {exc.message}", code="upload_unreadable"
+            ) from None
+    if problems:
+        raise InvalidInput(
+            "the file does not match the data map: " + "; ".join(problems), code="upload_columns"
+        )
+    _only_this_person(req, ds, rows)
+    return suffix, len(rows)
+
+
+def _only_this_person(req: Request, ds: DatasetMap, rows: list[Row]) -> None:
+    """Rows of a dataset with identity columns must each carry one of the person's values."""
+    known: dict[str, set[str]] = {}
+    for ident in req.identities:
+        if ident.type in {str(t) for t in ds.identities}:
+            known.setdefault(ident.type, set()).add(str(norm(ident.value)))
+    columns = {ds.identities[t]: known[str(t)] for t in ds.identities if str(t) in known}
+    if not columns:
+        return
+    strangers = sum(
+        1 for row in rows if not any(str(norm(row.get(c))) in v for c, v in columns.items())
+    )
+    if strangers:
+        raise InvalidInput(
+            f"{strangers} rows of the file are not this person's (no matching "
+            f"{', '.join(columns)}); upload only the rows of the person in request {req.id}",
+            code="upload_other_people",
+        )
+
+
+def _store(slug: str, request_id: str, system: str, dataset: str, suffix: str, data: bytes) -> Path:
+    folder = get_settings().var_dir / "manual" / slug / request_id / system
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{dataset}{suffix}.sealed"
+    path.write_bytes(box.seal(get_settings().secret(), _PURPOSE, data))
+    return path.relative_to(get_settings().var_dir)  # var/ may move; the record stays valid
+
+
+def unseal_uploads(session: Session, request_id: str, folder: Path) -> dict[str, dict[str, Path]]:
+    """Uploaded files of the request's finished tasks, decrypted into ``folder``:
+    ``{system: {dataset: path}}``."""
+    found: dict[str, dict[str, Path]] = {}
+    secret = get_settings().secret()
+    tasks = session.scalars(select(ManualTask).where(ManualTask.request_id == request_id))
+    for task in tasks:
+        if task.state != "uploaded":
+            continue
+        target = folder / task.system
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for dataset, info in task.files.items():
+            path = target / f"{dataset}{info['suffix']}"
+            path.write_bytes(
+                box.unseal(secret, _PURPOSE, (get_settings().var_dir / info["file"]).read_bytes())
+            )
+            found.setdefault(task.system, {})[dataset] = path
+    return found
+
+
+def tasks(request_id: str, tenant_id: int | None = None) -> list[TaskView]:
+    with unit_of_work() as session:
+        req, _tenant = load(session, request_id, tenant_id)
+        query = select(ManualTask).where(ManualTask.request_id == req.id)
+        found = []
+        for task in session.scalars(query.order_by(ManualTask.system)):
+            system = systems.find(session, req.tenant_id, task.system)
+            found.append(_view(task, list(_datasets(system)) if system else []))
+        return found
+
+
+def waiting_message(waiting: list[str]) -> str:
+    return (
+        "waiting for the system owners' uploads: "
+        + ", ".join(waiting)
+        + ". The request continues when they upload (`ferry request tasks ID`), or deliver "
+        "what was found with `ferry request deliver-partial ID --reason ...`"
+    )
+
+
+def expire_overdue() -> list[str]:
+    """Mark tasks whose link expired unanswered as ``expired`` (once each, audited, the
+    tenant's agent told); ``request system due-date`` for each. The next ``request run``
+    sends the owner a new link."""
+    found = []
+    with unit_of_work() as session:
+        query = select(ManualTask).where(
+            ManualTask.state == "pending", ManualTask.expires_at <= utcnow()
+        )
+        for task in session.scalars(query.with_for_update()).all():
+            req, tenant = load(session, task.request_id, None)
+            task.state = "expired"
+            data = {"system": task.system, "owner": task.owner, "due": task.due_date.isoformat()}
+            record(session, tenant.id, "system", "manual.task.expired", req.id, data)
+            if tenant.agent_email:
+                body = (
+                    f"The owner of {task.system!r} ({task.owner or 'no owner set'}) did not "
+                    f"upload the records for request {req.id} by {task.due_date.isoformat()}. "
+                    "Run `ferry request run ID` to send a new link, or deliver partial.\n"
+                )
+                notify.send(
+                    session, req, tenant.agent_email, "Upload overdue", body, "manual-overdue"
+                )
+            found.append(f"{req.id} {task.system} {task.due_date.isoformat()}")
+    return found

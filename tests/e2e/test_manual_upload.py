@@ -1,0 +1,247 @@
+"""Manual systems: the owner's upload task, the one-time link, the request waiting, then ready."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ferry.app import create_app
+from ferry.cli.main import app as cli
+from ferry.db import unit_of_work
+from ferry.domain.models import Identity
+from ferry.services import (
+    bulk,
+    collection,
+    gather,
+    manual,
+    packages,
+    requests,
+    systems,
+    tenants,
+    verification,
+)
+from ferry.settings import get_settings
+from ferry.store.tables import AuditEvent, ManualTask
+from tests.conftest import Outbox
+
+FILES_MAP = """
+system: legacy
+datasets:
+  people:
+    primary_key: id
+    identities: {email: email}
+    fields: {id: user.unique_id, email: user.contact.email}
+"""
+
+MANUAL_MAP = """
+system: paper
+connection: {due_days: 5}
+datasets:
+  claims:
+    primary_key: id
+    identities: {email: email}
+    fields: {id: user.unique_id, email: user.contact.email, amount: user.financial}
+"""
+
+OWNER = "owner@example.com"
+
+
+def _setup(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "people.csv").write_text("id,email\n1,ann@example.com\n2,bob@example.com\n")
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    systems.add_system("t", "legacy", str(folder), FILES_MAP)
+    systems.add_system("t", "paper", f"manual://{OWNER}", MANUAL_MAP)
+
+
+def _request(email: str) -> str:
+    view = requests.submit("t", "access", [Identity.parse("email", email)], channel="cli")
+    verification.attest(view.id, "agent", "called back")
+    return view.id
+
+
+def _links(outbox: Outbox) -> list[str]:
+    found = []
+    for msg in outbox.to(OWNER):
+        body = msg.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        found += re.findall(r"/u/([A-Za-z0-9_-]+)", body.decode())
+    return found
+
+
+def _package(request_id: str) -> dict[str, list[dict[str, object]]]:
+    path = packages.fetch(request_id, get_settings().var_dir / f"{request_id}.zip", "test")
+    with zipfile.ZipFile(path) as zf:
+        return {
+            n.removeprefix("data/").removesuffix(".json"): json.loads(zf.read(n))["rows"]
+            for n in zf.namelist()
+            if n.endswith(".json") and n.count("/") == 2
+        }
+
+
+def _post(client: TestClient, token: str, name: str, data: bytes, dataset: str = "claims"):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/u/{token}",
+        data={"dataset": dataset},
+        files={"file": (name, data, "text/csv")},
+        headers={"Accept": "application/json"},
+    )
+
+
+def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_path: Path) -> None:
+    outbox = Outbox(ferry_env_any)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    view = collection.run(rid, "agent")
+    assert view.state == "failed" and "waiting for the system owners' uploads: paper" in str(
+        view.failure
+    )
+    report = {g.system: g.status for g in gather.show_report(rid)}
+    assert report == {"legacy": "done", "paper": "waiting"}
+    [token] = _links(outbox)
+    tasks = manual.tasks(rid)
+    assert [(t.system, t.owner, t.state) for t in tasks] == [("paper", OWNER, "pending")]
+    listed = CliRunner().invoke(cli, ["request", "tasks", rid])
+    assert listed.exit_code == 0 and "paper" in listed.output and "pending" in listed.output
+    # running again before the upload neither sends a new link nor moves on
+    assert collection.run(rid, "agent").state == "failed" and len(_links(outbox)) == 1
+
+    with TestClient(create_app()) as client:
+        page = client.get(f"/u/{token}")
+        assert page.status_code == 200 and 'type="file"' in page.text and "claims" in page.text
+        csv = b"id,email,amount\n7,ann@example.com,12.50\n8,ANN@example.com,3\n"
+        done = _post(client, token, "claims.csv", csv)
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "uploaded" and done.json()["uploaded"] == {"claims": 2}
+        again = _post(client, token, "claims.csv", csv)
+        assert again.status_code == 410 and again.json()["error"] == "upload_link_gone"
+
+    assert requests.show(rid).state == "ready"  # continued on upload
+    rows = _package(rid)
+    assert {r["id"] for r in rows["paper/claims"]} == {"7", "8"}
+    assert [r["id"] for r in rows["legacy/people"]] == ["1"]
+    sealed = list((ferry_env_any / "manual").rglob("*.sealed"))
+    assert len(sealed) == 1 and b"ann@example.com" not in sealed[0].read_bytes()
+    with unit_of_work() as session:
+        actions = session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.request_id == rid)
+        ).all()
+    for action in ("manual.task.created", "manual.uploaded", "manual.task.done"):
+        assert action in actions
+
+
+def test_hostile_uploads_are_refused_and_nothing_is_taken(
+    ferry_env: Path, tmp_path: Path, monkeypatch: object
+) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    ann, bob = _request("ann@example.com"), _request("bob@example.com")
+    collection.run(ann, "agent")
+    collection.run(bob, "agent")
+    ann_token, bob_token = _links(outbox)
+    cases = [
+        ("claims.csv", b"id,email\n7,ann@example.com\n", 422, "upload_columns"),
+        ("claims.csv", b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff\xfe", 422, "upload_unreadable"),
+        ("claims.exe", b"id,email,amount\n7,ann@example.com,1\n", 422, "upload_format"),
+        ("claims.csv", b"", 422, "upload_unreadable"),
+        (
+            "claims.jsonl",
+            b'{"id": 1, "email": "ann@example.com", "amount": 1}\n{oops\n',
+            422,
+            "upload_unreadable",
+        ),
+        # bob's rows through ann's link: another person's records are not taken
+        ("claims.csv", b"id,email,amount\n9,bob@example.com,5\n", 422, "upload_other_people"),
+        ("claims.csv", b"id,email,amount\n9,ann@example.com,5\n", 404, "upload_link_unknown"),
+    ]
+    with TestClient(create_app()) as client:
+        assert bob in client.get(f"/u/{bob_token}").text  # each link is its own request's
+        assert bob not in client.get(f"/u/{ann_token}").text
+        for i, (name, data, status, code) in enumerate(cases):
+            token = "not-a-token" if code == "upload_link_unknown" else ann_token
+            answer = _post(client, token, name, data)
+            assert (answer.status_code, answer.json()["error"]) == (status, code), (i, answer.text)
+        page = _post(client, ann_token, "claims.csv", b"id,email\n1,ann@example.com\n")
+        assert "application/json" in page.headers["content-type"]
+        html = client.post(
+            f"/u/{ann_token}",
+            data={"dataset": "claims"},
+            files={"file": ("c.csv", b"id,email\n1,x@example.com\n", "text/csv")},
+        )
+        assert html.status_code == 422 and "does not match the data map" in html.text
+        huge = b"id,email,amount\n" + b"7,ann@example.com,1\n" * 100
+        monkeypatch.setattr(manual, "MAX_BYTES", 1000)  # type: ignore[attr-defined]
+        big = _post(client, ann_token, "claims.csv", huge * 200)
+        assert big.status_code == 413 and big.json()["error"] == "upload_too_large"
+        monkeypatch.setattr(manual, "MAX_BYTES", len(huge) - 1)  # type: ignore[attr-defined]
+        big = _post(client, ann_token, "claims.csv", huge)  # past the header check, not the read
+        assert big.status_code == 422 and big.json()["error"] == "upload_too_large"
+    assert not (ferry_env / "manual").exists()  # nothing refused was stored
+    states = {t.request_id: t.state for r in (ann, bob) for t in manual.tasks(r)}
+    assert states == {ann: "pending", bob: "pending"}
+    assert requests.show(ann).state == "failed"
+
+
+def test_expired_link_is_refused_and_the_next_run_sends_a_new_one(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    collection.run(rid, "agent")
+    [old] = _links(outbox)
+    with unit_of_work() as session:
+        task = session.scalars(sa.select(ManualTask)).one()
+        task.expires_at = datetime(2000, 1, 1)
+    tick = CliRunner().invoke(cli, ["sla", "tick"])
+    assert tick.exit_code == 0 and f"{rid} paper" in tick.output
+    assert [t.state for t in manual.tasks(rid)] == ["expired"]
+    assert f"{rid} paper" not in CliRunner().invoke(cli, ["sla", "tick"]).output  # once
+    with TestClient(create_app()) as client:
+        assert client.get(f"/u/{old}").status_code == 410
+        gone = _post(client, old, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")
+        assert gone.status_code == 410 and "expired" in gone.json()["message"]
+        collection.run(rid, "agent")  # still waiting: a fresh link goes to the owner
+        new = _links(outbox)[-1]
+        assert new != old and client.get(f"/u/{old}").status_code == 404
+        ok = _post(client, new, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")
+        assert ok.status_code == 200
+    assert requests.show(rid).state == "ready"
+
+
+def test_partial_delivery_while_waiting_keeps_the_other_systems(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "failed"
+    gaps = CliRunner().invoke(cli, ["request", "gaps", rid])
+    assert gaps.exit_code == 0 and "waiting" in gaps.output
+    view = bulk.deliver_partial(rid, "agent", "archive owner on leave")
+    assert view.state == "ready"
+    rows = _package(rid)
+    assert [r["id"] for r in rows["legacy/people"]] == ["1"]
+    assert [g["system"] for g in rows["ferry/gaps"]] == ["paper"]
+    [token] = _links(outbox)
+    with TestClient(create_app()) as client:  # the link still works; the request is not reopened
+        ok = _post(client, token, "claims.csv", b"id,email,amount\n7,ann@example.com,1\n")
+        assert ok.status_code == 200
+    assert requests.show(rid).state == "ready"
+
+
+def test_bulk_run_collects_each_request_on_its_own(ferry_env: Path, tmp_path: Path) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    ann, bob = _request("ann@example.com"), _request("bob@example.com")
+    result = bulk.run_all("t", "agent")
+    assert result.completed == [] and set(result.failed) == {ann, bob}
+    assert all("waiting for the system owners' uploads" in m for m in result.failed.values())
+    assert len(_links(outbox)) == 2

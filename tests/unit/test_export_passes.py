@@ -18,6 +18,7 @@ from ferry.domain.models import DatasetRows
 from ferry.export import schema as schema_module
 from ferry.export.jsonenc import encode, encode_row, json_default, write_dataset
 from ferry.export.schema import infer_schema
+from ferry.export.writers.contentline import block
 
 
 class CountingRows(list[dict[str, object]]):
@@ -85,3 +86,36 @@ def test_json_batches_give_the_same_bytes(n: int) -> None:
     body = b"\n" + b",\n".join(encode_row(r) for r in rows) + b"\n]}\n" if n else b"]}\n"
     assert out.getvalue() == head + body
     assert json.loads(out.getvalue())["rows"] == json.loads(json.dumps(rows, default=json_default))
+
+
+def _block_line_by_line(lines: list[str]) -> bytes:
+    """The plain form of ``block``: each line on its own, folded at 75 octets."""
+    out = b""
+    for line in lines:
+        raw = line.encode("utf-8", "replace")
+        parts, start, limit = [], 0, 75
+        while start < len(raw) or not parts:
+            end = min(start + limit, len(raw))
+            while end < len(raw) and (raw[end] & 0xC0) == 0x80:
+                end -= 1
+            parts.append(raw[start:end])
+            start, limit = end, 74
+        out += b"\r\n ".join(parts) + b"\r\n"
+    return out
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],
+        ["BEGIN:VCARD", "FN:Ann", "END:VCARD"],
+        ["x" * 75, "y" * 76, "z" * 149, "w" * 150, "v" * 400],
+        ["DESCRIPTION:" + "é" * 100, "SUMMARY:short", "NOTE:" + "a" * 200],
+        ["NOTE:" + "日本語テキスト" * 20, "X:" + "\U0001f600" * 40],
+        ["lone \ud800 surrogate " * 5],
+    ],
+)
+def test_content_lines_fold_the_same_on_every_path(lines: list[str]) -> None:
+    assert block(lines) == _block_line_by_line(lines)
+    for raw in block(lines).split(b"\r\n"):
+        assert len(raw) <= 75

@@ -16,7 +16,7 @@ from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
 from ferry.export.writers.base import WriterOptions
-from ferry.export.writers.contentline import block, escape
+from ferry.export.writers.contentline import block, escape, write_blocks
 
 _ADR = ("street", "city", "state", "postal_code", "country")
 
@@ -52,11 +52,7 @@ class VcardWriter:
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         plan = _Plan(_by_category(data))
-        count = 0
-        for row in data.rows:
-            sink.write(block(plan.lines(row)))
-            count += 1
-        return count
+        return write_blocks(sink, (block(plan.lines(row)) for row in data.rows))
 
 
 def _first(row: dict[str, object], fields: tuple[str, ...]) -> str:

@@ -77,7 +77,7 @@ class XmlWriter:
         system, name = _attr(data.system), _attr(data.dataset)
         head = f"<?xml version='1.0' encoding='UTF-8'?>\n<dataset system={system} name={name}>"
         sink.write(head.encode())
-        count, parts = 0, []
+        count, parts = 0, list[str]()
         for row in data.rows:
             _row(parts, row, tags)
             count += 1

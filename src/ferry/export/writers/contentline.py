@@ -90,16 +90,16 @@ def _fold_ascii(line: str) -> str:
     return "\r\n ".join([line[:_LIMIT], *pieces])
 
 
-def write_blocks(sink: BytesSink, blocks: Iterable[bytes], batch: int = 256) -> int:
-    """Write blocks (cards, events) in batches, one ``write`` per batch; returns how many."""
-    pending: list[bytes] = []
+def write_blocks(sink: BytesSink, blocks: Iterable[bytes], size: int = 1 << 16) -> int:
+    """Write blocks (cards, events) about ``size`` bytes at a time; returns how many."""
+    out = bytearray()
     count = 0
     for item in blocks:
-        pending.append(item)
-        if len(pending) >= batch:
-            sink.write(b"".join(pending))
-            count += len(pending)
-            pending = []
-    if pending:
-        sink.write(b"".join(pending))
-    return count + len(pending)
+        out += item
+        count += 1
+        if len(out) >= size:
+            sink.write(bytes(out))
+            out.clear()
+    if out:
+        sink.write(bytes(out))
+    return count

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,7 @@ from ferry.export import schema as schema_module
 from ferry.export.jsonenc import encode, encode_row, json_default, write_dataset
 from ferry.export.schema import infer_schema
 from ferry.export.writers.contentline import block
+from ferry.export.writers.ical import ical_time
 
 
 class CountingRows(list[dict[str, object]]):
@@ -119,3 +120,10 @@ def test_content_lines_fold_the_same_on_every_path(lines: list[str]) -> None:
     assert block(lines) == _block_line_by_line(lines)
     for raw in block(lines).split(b"\r\n"):
         assert len(raw) <= 75
+
+
+def test_ical_times_in_utc_and_other_offsets() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert ical_time(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == ("", "20240102T030405Z")
+    assert ical_time(datetime(2024, 1, 2, 1, 4, 5, tzinfo=plus_two)) == ("", "20240101T230405Z")
+    assert ical_time(datetime(2024, 1, 2, 3, 4, 5)) == ("", "20240102T030405")

@@ -32,6 +32,8 @@ def is_event(data: DatasetRows) -> bool:
 def ical_time(value: datetime | date) -> tuple[str, str]:
     """``(parameters, value)`` for a DTSTART."""
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # already UTC: no conversion needed
+            return "", _stamp(value) + "Z"
         if value.tzinfo is not None:
             return "", _stamp(value.astimezone(UTC)) + "Z"
         return "", _stamp(value)
@@ -108,7 +110,9 @@ class _EventPlan:
         shown = [(name, value) for name in self.names if (value := get(name)) is not None]
         label = _text(shown[0][1]) if shown else ""
         summary = f"{self.title}{label}"[:200]
-        details = "\n".join([f"{name}: {_text(value)}" for name, value in shown])
+        details = "\n".join(
+            [f"{n}: {v if type(v) is str else to_text(v)}" for n, v in shown]  # no call for text
+        )
         return [
             "BEGIN:VEVENT",
             f"UID:{ident.hexdigest()[:32]}@ferry",

@@ -66,7 +66,7 @@ def _types(rows: list[dict[str, object]], name: str) -> set[type]:
 
 
 _SIMPLE = frozenset({str, int, float, bool, type(None), Decimal, datetime, date, time})
-_CHUNK = 4096  # rows looked at together: column loops stay in C, memory stays bounded
+_CHUNK = 1024  # rows looked at together: column loops stay in C, memory stays bounded
 
 
 def _bad_decimal(rows: list[dict[str, object]], name: str) -> bool:

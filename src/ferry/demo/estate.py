@@ -119,7 +119,7 @@ class _Generator:
                 **{f"ship_{k}": v for k, v in ship.items()}}  # fmt: skip
 
     def ticket(self, tid: int, customer_id: int, agents: Rows) -> dict[str, Any]:
-        row = {"id": tid, "customer_id": customer_id, "opened_at": self._when(900),
+        row: dict[str, Any] = {"id": tid, "customer_id": customer_id, "opened_at": self._when(900),
                "subject": self.fake.sentence(nb_words=6).rstrip("."),
                "body": self.fake.paragraph(nb_sentences=3),
                "agent_id": self.rng.randint(1, _AGENTS)}  # fmt: skip

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import islice
 from operator import itemgetter, methodcaller
 
 from ferry.domain.models import DatasetRows
-from ferry.export.jsonenc import dataset_fields
 from ferry.export.values import merge_types, value_type
 
 DERIVED_MARKERS = ("derived", "inferred")
@@ -66,19 +66,51 @@ def _types(rows: list[dict[str, object]], name: str) -> set[type]:
 
 
 _SIMPLE = frozenset({str, int, float, bool, type(None), Decimal, datetime, date, time})
+_CHUNK = 1024  # rows looked at together: column loops stay in C, memory stays bounded
 
 
-def _column_types(data: DatasetRows, names: list[str]) -> dict[str, tuple[str, bool, bool]]:
-    """Each column's type, from every value, and whether it holds floats."""
-    found = {}
-    for name in names:
-        kinds = _types(data.rows, name)
-        bad_decimal = Decimal in kinds and not all(
-            v.is_finite() for v in map(methodcaller("get", name), data.rows) if type(v) is Decimal
-        )
-        has_float = any(issubclass(k, float) for k in kinds)
-        found[name] = (_merge(kinds, bad_decimal), has_float, kinds <= _SIMPLE)
-    return found
+def _bad_decimal(rows: list[dict[str, object]], name: str) -> bool:
+    values = map(methodcaller("get", name), rows)
+    return not all(v.is_finite() for v in values if type(v) is Decimal)
+
+
+class _Scan:
+    """Every field of a dataset (in order of first appearance) and the types of its values,
+    from ONE pass over the rows, chunk by chunk: spooled rows are read from disk only once."""
+
+    def __init__(self, data: DatasetRows) -> None:
+        self.fields: dict[str, str | None] = dict(data.categories)
+        self.kinds: dict[str, set[type]] = {name: set() for name in self.fields}
+        self.bad_decimal: set[str] = set()
+        rows = iter(data.rows)
+        seen = False
+        while chunk := list(islice(rows, _CHUNK)):
+            self._chunk(chunk, seen)
+            seen = True
+
+    def _chunk(self, chunk: list[dict[str, object]], seen: bool) -> None:
+        known = self.fields.keys()
+        for row in chunk:
+            if row.keys() <= known:  # the usual case, checked in C
+                continue
+            for key in row:
+                if key not in self.fields:
+                    self.fields[str(key)] = None
+                    self.kinds[str(key)] = {type(None)} if seen else set()  # missing before
+        for name, kinds in self.kinds.items():
+            found = _types(chunk, name)
+            kinds |= found
+            if Decimal in found and name not in self.bad_decimal and _bad_decimal(chunk, name):
+                self.bad_decimal.add(name)
+
+    def column_types(self) -> dict[str, tuple[str, bool, bool]]:
+        """Each column's type, whether it holds floats, and whether its values are simple."""
+        found = {}
+        for name, kinds in self.kinds.items():
+            has_float = any(issubclass(k, float) for k in kinds)
+            merged = _merge(kinds, name in self.bad_decimal)
+            found[name] = (merged, has_float, kinds <= _SIMPLE)
+        return found
 
 
 _SAMPLES: dict[type, object] = {
@@ -117,8 +149,8 @@ def xml_name(name: str) -> str:
 def infer_schema(data: DatasetRows) -> DatasetSchema:
     taken: set[str] = {"row"}
     fields = []
-    declared = dataset_fields(data)
-    types = _column_types(data, list(declared))
+    scan = _Scan(data)
+    declared, types = scan.fields, scan.column_types()
     for name, category in declared.items():
         base = xml_name(name)
         candidate, n = base, 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ferry.export.jsonenc import BytesSink
+
 _LIMIT = 75  # octets per line, not counting CRLF
 _SPECIAL = re.compile("[\\\\,;\x00-\x1f\x7f]")
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
@@ -61,13 +63,43 @@ def unfold(text: str) -> list[str]:
 
 def block(lines: Iterable[str]) -> bytes:
     """Content lines as UTF-8 with CRLF; only lines longer than 75 octets are folded."""
+    lines = list(lines)
+    if not lines:
+        return b""
+    text = "\r\n".join(lines)
+    if text.isascii():  # the usual case: one octet per character, fold long lines by slicing
+        if max(map(len, lines)) > _LIMIT:
+            text = "\r\n".join(
+                [line if len(line) <= _LIMIT else _fold_ascii(line) for line in lines]
+            )
+        return (text + "\r\n").encode("ascii")
     parts = []
     for line in lines:
         if not line.isascii():
             parts.append(fold(line).decode("utf-8"))
         elif len(line) <= _LIMIT:
             parts.append(line + "\r\n")
-        else:  # one octet per character: fold by slicing
-            pieces = [line[i : i + _LIMIT - 1] for i in range(_LIMIT, len(line), _LIMIT - 1)]
-            parts.append("\r\n ".join([line[:_LIMIT], *pieces]) + "\r\n")
+        else:
+            parts.append(_fold_ascii(line) + "\r\n")
     return "".join(parts).encode("utf-8", "replace")
+
+
+def _fold_ascii(line: str) -> str:
+    """A long ASCII line folded: 75 characters, then 74 per continuation line."""
+    pieces = [line[i : i + _LIMIT - 1] for i in range(_LIMIT, len(line), _LIMIT - 1)]
+    return "\r\n ".join([line[:_LIMIT], *pieces])
+
+
+def write_blocks(sink: BytesSink, blocks: Iterable[bytes], size: int = 1 << 16) -> int:
+    """Write blocks (cards, events) about ``size`` bytes at a time; returns how many."""
+    out = bytearray()
+    count = 0
+    for item in blocks:
+        out += item
+        count += 1
+        if len(out) >= size:
+            sink.write(bytes(out))
+            out.clear()
+    if out:
+        sink.write(bytes(out))
+    return count

@@ -9,6 +9,7 @@ field; UID is stable (the same row gives the same UID in every package).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from ferry.domain.models import DatasetRows
@@ -16,7 +17,7 @@ from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
 from ferry.export.writers.base import WriterOptions
-from ferry.export.writers.contentline import block, escape
+from ferry.export.writers.contentline import block, escape, write_blocks
 from ferry.export.writers.vcard import is_contact
 
 _HEAD = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Ferry//Data export//EN", "CALSCALE:GREGORIAN"]
@@ -31,6 +32,8 @@ def is_event(data: DatasetRows) -> bool:
 def ical_time(value: datetime | date) -> tuple[str, str]:
     """``(parameters, value)`` for a DTSTART."""
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # already UTC: no conversion needed
+            return "", _stamp(value) + "Z"
         if value.tzinfo is not None:
             return "", _stamp(value.astimezone(UTC)) + "Z"
         return "", _stamp(value)
@@ -71,15 +74,55 @@ class IcalWriter:
         made = self.options.stamp
         stamp = ical_time(made if made.tzinfo else made.replace(tzinfo=UTC))[1]
         sink.write(block(_HEAD))
-        count = 0
+        count = write_blocks(sink, self._events(data, schema, stamp))
+        sink.write(block(["END:VCALENDAR"]))
+        return count
+
+    def _events(self, data: DatasetRows, schema: DatasetSchema, stamp: str) -> Iterator[bytes]:
+        plan = _EventPlan(data, schema, stamp)
         for index, row in enumerate(data.rows):
             when = _when(row.get(data.timestamp or ""))
             if when is None:
                 continue  # an event without a date cannot go on a calendar; JSON/CSV keep it
-            sink.write(block(event_lines(data, schema, row, index, when, stamp)))
-            count += 1
-        sink.write(block(["END:VCALENDAR"]))
-        return count
+            yield block(plan.lines(row, index, when))
+
+
+def _text(value: object) -> str:
+    return value if type(value) is str else to_text(value)
+
+
+class _EventPlan:
+    """What every event of a dataset shares, worked out once per dataset."""
+
+    def __init__(self, data: DatasetRows, schema: DatasetSchema, stamp: str) -> None:
+        self.names = tuple(f.name for f in schema.fields if f.name != data.timestamp)
+        self.uid = hashlib.sha256(f"{data.system}\0{data.dataset}\0".encode())
+        self.title = f"{data.dataset.replace('_', ' ')}: "
+        self.dtstamp = f"DTSTAMP:{stamp}"
+        self.categories = f"CATEGORIES:{escape(data.system)}"
+
+    def lines(self, row: dict[str, object], index: int, when: datetime | date) -> list[str]:
+        """The content lines of one VEVENT: UID, DTSTAMP, DTSTART, SUMMARY, DESCRIPTION."""
+        ident = self.uid.copy()
+        ident.update(str(index).encode())
+        params, start = ical_time(when)
+        get = row.get
+        shown = [(name, value) for name in self.names if (value := get(name)) is not None]
+        label = _text(shown[0][1]) if shown else ""
+        summary = f"{self.title}{label}"[:200]
+        details = "\n".join(
+            [f"{n}: {v if type(v) is str else to_text(v)}" for n, v in shown]  # no call for text
+        )
+        return [
+            "BEGIN:VEVENT",
+            f"UID:{ident.hexdigest()[:32]}@ferry",
+            self.dtstamp,
+            f"DTSTART{params}:{start}",
+            f"SUMMARY:{escape(summary)}",
+            f"DESCRIPTION:{escape(details)}",
+            self.categories,
+            "END:VEVENT",
+        ]
 
 
 def event_lines(
@@ -90,19 +133,5 @@ def event_lines(
     when: datetime | date,
     stamp: str,
 ) -> list[str]:
-    ident = hashlib.sha256(f"{data.system}\0{data.dataset}\0{index}".encode()).hexdigest()[:32]
-    params, start = ical_time(when)
-    shown = [f for f in schema.fields if f.name != data.timestamp and row.get(f.name) is not None]
-    label = to_text(row.get(shown[0].name)) if shown else ""
-    summary = f"{data.dataset.replace('_', ' ')}: {label}"[:200]
-    details = "\n".join(f"{f.name}: {to_text(row.get(f.name))}" for f in shown)
-    return [
-        "BEGIN:VEVENT",
-        f"UID:{ident}@ferry",
-        f"DTSTAMP:{stamp}",
-        f"DTSTART{params}:{start}",
-        f"SUMMARY:{escape(summary)}",
-        f"DESCRIPTION:{escape(details)}",
-        f"CATEGORIES:{escape(data.system)}",
-        "END:VEVENT",
-    ]
+    """The content lines of one event (see the module docstring)."""
+    return _EventPlan(data, schema, stamp).lines(row, index, when)

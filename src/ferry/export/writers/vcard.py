@@ -16,7 +16,7 @@ from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
 from ferry.export.writers.base import WriterOptions
-from ferry.export.writers.contentline import block, escape
+from ferry.export.writers.contentline import block, escape, write_blocks
 
 _ADR = ("street", "city", "state", "postal_code", "country")
 
@@ -52,17 +52,13 @@ class VcardWriter:
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         plan = _Plan(_by_category(data))
-        count = 0
-        for row in data.rows:
-            sink.write(block(plan.lines(row)))
-            count += 1
-        return count
+        return write_blocks(sink, (block(plan.lines(row)) for row in data.rows))
 
 
 def _first(row: dict[str, object], fields: tuple[str, ...]) -> str:
     for field in fields:
         value = row.get(field)
-        text = (value if isinstance(value, str) else to_text(value)).strip()
+        text = (value if type(value) is str else to_text(value)).strip()
         if text:
             return text
     return ""
@@ -79,15 +75,17 @@ class _Plan:
         self.phones = tuple(cats.get("user.contact.phone_number", ()))
         self.adr = tuple(tuple(cats.get(f"user.contact.address.{p}", ())) for p in _ADR)
         self.born = tuple(cats.get("user.demographic.date_of_birth", ()))
+        self.any_adr = any(self.adr)
 
     def lines(self, row: dict[str, object]) -> list[str]:
-        first, last = _first(row, self.first), _first(row, self.last)
+        first = _first(row, self.first) if self.first else ""
+        last = _first(row, self.last) if self.last else ""
         full = _first(row, self.full) or " ".join(p for p in (first, last) if p)
         lines = [
             "BEGIN:VCARD",
             "VERSION:4.0",
             f"FN:{escape(full or 'Unnamed contact')}",
-            f"N:{escape(last)};{escape(first)};;;",
+            f"N:{escape(last)};{escape(first)};;;" if first or last else "N:;;;;",
         ]
         for field in self.emails:
             if text := _first(row, (field,)):
@@ -95,16 +93,20 @@ class _Plan:
         for field in self.phones:
             if text := _first(row, (field,)):
                 lines.append(f"TEL;VALUE=text:{escape(text)}")
-        if any(self.adr):
+        if self.any_adr:
             parts = [escape(_first(row, fields)) for fields in self.adr]
             if any(parts):
                 lines.append("ADR:;;" + ";".join(parts))
+        if self.born:
+            self._bday(row, lines)
+        lines.append("END:VCARD")
+        return lines
+
+    def _bday(self, row: dict[str, object], lines: list[str]) -> None:
         born = next((row.get(f) for f in self.born), None)
         if isinstance(born, date):
             day = born.date() if isinstance(born, datetime) else born
             lines.append(f"BDAY:{day.strftime('%Y%m%d')}")
-        lines.append("END:VCARD")
-        return lines
 
 
 def card_lines(row: dict[str, object], cats: dict[str, list[str]]) -> list[str]:

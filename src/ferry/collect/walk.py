@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferry.collect import threads
 from ferry.collect.datamap import DataMap, DatasetMap
-from ferry.collect.spool import ProgressLog, RowSpool, read_rows
+from ferry.collect.spool import ProgressLog, RowSpool, gc_paused, read_rows
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, IdentityType
 
@@ -215,6 +216,32 @@ class SystemWalk:
                 self._follow(owner, ds, row, children)
         return True
 
+    def _plain(self, ds: DatasetMap) -> bool:
+        """Rows of ``ds`` are only stored: no duplicates to drop, nothing to follow."""
+        return (
+            ds.name not in self.multi
+            and not self._children[ds.name]
+            and not ds.identities
+            and not self.exported
+        )
+
+    def _take_plain(self, owner: str, ds: DatasetMap, rows: list[Row]) -> None:
+        """:meth:`_take` for a batch of rows of a :meth:`_plain` dataset, minus the per-row
+        work that such a dataset does not need."""
+        if not rows:
+            return
+        key = (owner, ds.name)
+        cols = self.columns.get(key)
+        if cols is None:
+            cols = self.columns[key] = {}
+        for shape in dict.fromkeys(tuple(row) for row in rows):
+            if len(cols) < len(shape) or tuple(cols)[: len(shape)] != shape:
+                cols.update(dict.fromkeys(shape))
+        spool = self.spools.get(key)
+        if spool is None:
+            spool = self.spools[key] = RowSpool(self._spool_path(key))
+        spool.extend(rows)
+
     def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
         for child, ref in children:
             self._queue(owner, (child.name, ref.field), row.get(ref.to_field))
@@ -334,16 +361,33 @@ class SystemWalk:
         touched: set[str] = set()
         sets = {frozenset(owners) for owners in owners_of.values()}
         single = next(iter(owners_of.values())) if len(sets) == 1 else None
-        for i, row in enumerate(self.connector.fetch(ds, column, values)):
-            if i % _CHECK_EVERY == 0 and self.cancel.is_set():
+        rows = iter(self.connector.fetch(ds, column, values))
+        while True:
+            with gc_paused():  # rows hold no reference cycles: see spool.gc_paused
+                batch = list(islice(rows, _CHECK_EVERY))
+                if batch and single is not None and self._plain(ds):
+                    for owner in single:
+                        self._take_plain(owner, ds, batch)
+                        touched.add(owner)
+                    batch_rows: list[Row] = []
+                else:
+                    batch_rows = batch
+                for row in batch_rows:
+                    if single is not None:
+                        owners = single
+                    else:
+                        found = owners_of.get(norm(row.get(column)) or "")
+                        if found is None:
+                            self.unmatched[name] += 1
+                            continue
+                        owners = found
+                    for owner in owners:
+                        self._take(owner, ds, row)
+                        touched.add(owner)
+            if len(batch) < _CHECK_EVERY:
+                break
+            if self.cancel.is_set():
                 raise Cancelled
-            owners = single if single is not None else owners_of.get(norm(row.get(column)) or "")
-            if owners is None:
-                self.unmatched[name] += 1
-                continue
-            for owner in owners:
-                self._take(owner, ds, row)
-                touched.add(owner)
         mine = [self.spools[(owner, name)] for owner in sorted(touched)]
         for spool in mine:
             spool.commit()

@@ -331,9 +331,13 @@ class SqlConnector:
             query = query.offset(size)
         result = conn.execution_options(yield_per=size).execute(query)
         names = list(result.keys())
+        exact = _EXACT.issuperset
         for part in result.partitions():
             for row in part:
-                yield dict(zip(names, map(plain, row), strict=True))
+                if exact(map(type, row)):  # the usual case: nothing to convert
+                    yield dict(zip(names, row, strict=True))
+                else:
+                    yield dict(zip(names, map(plain, row), strict=True))
 
     def check(self, datamap: DataMap | None = None) -> list[str]:
         """Problems reaching the database or, given a map, its missing tables and columns."""

@@ -92,3 +92,32 @@ def test_extend_spills_like_append(tmp_path: Path) -> None:
     assert list(one) == list(many) == rows
     assert one.count == many.count == 10
     assert many.on_disk
+
+
+def test_a_small_package_built_in_memory_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from ferry.crypto.signing import Signer
+    from ferry.domain.models import DatasetRows
+    from ferry.export import package
+    from ferry.export.verify import verify_package
+
+    meta = package.PackageMeta(
+        tenant="acme",
+        request_id="r1",
+        created=datetime(2026, 1, 2, tzinfo=UTC),
+        formats=("json", "csv", "html"),
+    )
+    rows = [{"id": i, "email": f"p{i}@example.com", "note": "<&>"} for i in range(40)]
+    data = DatasetRows("crm", "customers", {"id": "user.unique_id"}, rows)
+    signer = Signer.generate()
+    small = package.write_package(tmp_path / "small.zip", [data], meta, signer)
+    monkeypatch.setattr(package, "_IN_MEMORY_ROWS", 10)  # 40 rows: now written to disk
+    big = package.write_package(tmp_path / "big.zip", [data], meta, signer)
+    assert (tmp_path / "small.zip").read_bytes() == (tmp_path / "big.zip").read_bytes()
+    assert small.sha256 == big.sha256 and small.size == big.size
+    assert small.files == big.files
+    assert verify_package(tmp_path / "small.zip").ok
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]

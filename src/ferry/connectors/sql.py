@@ -196,7 +196,8 @@ def _reason(err: SQLAlchemyError) -> str:
     return type(err).__name__
 
 
-_FAST = frozenset({"sqlite", "postgresql"})  # drivers whose cursors _fast_rows knows
+# (database, driver) pairs whose cursors _fast_rows and limit_time know
+_FAST = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 
 
 class _Prepared:
@@ -312,7 +313,7 @@ class SqlConnector:
         ``statement_timeout`` (waiting for locks included) for the connection's transaction, set
         again now and then on a long walk so no statement outlives the deadline by much.
         """
-        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+        if (self.engine.dialect.name, self.engine.dialect.driver) not in _FAST:
             return False
         self._deadline = monotonic() + seconds
         return True
@@ -411,7 +412,8 @@ class SqlConnector:
         unique = list(dict.fromkeys(wanted))
         base = self._select(table, dataset)
         ordered = bool(dataset.primary_key) and all(k in table.c for k in dataset.primary_key)
-        fast = conn.dialect.name in _FAST and (ordered or conn.dialect.name == "sqlite")
+        dialect = conn.dialect
+        fast = (dialect.name, dialect.driver) in _FAST and (ordered or dialect.name == "sqlite")
         for chunk in batched(unique, self.config.batch_size):
             if fast:
                 yield from self._fast_rows(conn, table, base, key, chunk)

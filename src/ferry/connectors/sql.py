@@ -240,8 +240,7 @@ def _prepare(
 ) -> _Prepared:
     """The compiled statement, cached on the table (a table reflected again starts afresh)."""
     cache: dict[tuple[Any, ...], _Prepared] = table.info.setdefault("ferry_prepared", {})
-    columns = tuple(c.key for c in base.selected_columns)
-    ident = (dialect.name, key.key, columns, slots, limit)
+    ident = (dialect.name, key.key, id(base), slots, limit)  # base: cached by _select
     prepared = cache.get(ident)
     if prepared is None:
         binds = [sa.bindparam(f"v{i}", type_=key.type) for i in range(slots)]
@@ -343,12 +342,20 @@ class SqlConnector:
         return column
 
     def _select(self, table: sa.Table, dataset: DatasetMap) -> sa.Select[Any]:
+        """The dataset's ``SELECT ... ORDER BY key``, built once per table and columns."""
         wanted = dataset.columns_needed()
-        cols = (
-            list(table.c) if wanted is None else [self._column(table, dataset, c) for c in wanted]
-        )
-        order = [table.c[k] for k in dataset.primary_key if k in table.c]
-        return sa.select(*cols).order_by(*order)
+        ident = ("select", None if wanted is None else tuple(wanted), tuple(dataset.primary_key))
+        cache: dict[tuple[Any, ...], sa.Select[Any]] = table.info.setdefault("ferry_selects", {})
+        select = cache.get(ident)
+        if select is None:
+            cols = (
+                list(table.c)
+                if wanted is None
+                else [self._column(table, dataset, c) for c in wanted]
+            )
+            order = [table.c[k] for k in dataset.primary_key if k in table.c]
+            select = cache[ident] = sa.select(*cols).order_by(*order)
+        return select
 
     def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
         """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""

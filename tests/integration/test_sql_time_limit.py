@@ -124,3 +124,46 @@ def test_postgres_statement_past_the_deadline_is_stopped(slow_pg: str, tmp_path:
     engine, _tables = shared_engine(slow_pg)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "0"
+
+
+def _people_db(path: Path, email: str) -> None:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, note TEXT)")
+    con.execute("INSERT INTO people VALUES (1, ?, ?)", (email, path.name))
+    con.commit()
+    con.close()
+
+
+def test_a_pooled_sqlite_connection_follows_a_replaced_file(tmp_path: Path) -> None:
+    live = tmp_path / "live.db"
+    _people_db(live, ALICE.value)
+    url = f"sqlite:///{live}"
+
+    def notes() -> list[object]:
+        engine = Collection(
+            [Source("slow", _map(30), lambda: open_connector(url))],
+            [Person("r", [ALICE])],
+            tmp_path / f"work-{uuid.uuid4().hex}",
+            backoff_seconds=0,
+        )
+        assert engine.run()["slow"].status == "done"
+        return [r["note"] for d in engine.datasets(engine.people["r"]) for r in d.rows]
+
+    try:
+        assert notes() == ["live.db"]
+        assert notes() == ["live.db"]  # the pooled connection, reused
+        fresh = tmp_path / "fresh.db"
+        _people_db(fresh, ALICE.value)
+        fresh.replace(live)  # the client swaps in a new file
+        assert notes() == ["fresh.db"]
+        live.unlink()
+        engine = Collection(
+            [Source("slow", _map(30), lambda: open_connector(url))],
+            [Person("r", [ALICE])],
+            tmp_path / "gone",
+            backoff_seconds=0,
+        )
+        outcome = engine.run()["slow"]
+        assert outcome.status == "failed" and "unable to open" in (outcome.error or "")
+    finally:
+        dispose_shared()

@@ -9,6 +9,7 @@ neither match rows nor make the database raise.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import uuid
@@ -19,13 +20,13 @@ from math import ceil
 from pathlib import Path
 from time import monotonic
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DBAPIError, DisconnectionError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.pool import NullPool, QueuePool
 
 from ferry.collect.datamap import DataMap, DatasetMap
 from ferry.collect.scan import ColumnInfo, TableInfo
@@ -69,12 +70,19 @@ def _session_readonly_sql(backend: str) -> str | None:
 def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
     """An engine whose every new connection is put in read-only mode.
 
-    SQLite files are opened afresh for each use (no pool): a pooled connection would keep
-    reading a file the client has since replaced.
+    SQLite files are pooled too (opening one and reading its schema costs more than a
+    person's lookups), but a pooled connection is only reused while the path still names the
+    same file: one the client has since replaced (a new inode) is closed and opened afresh.
     """
     target = readonly_url(url)
-    if target.get_backend_name() == "sqlite":
+    path = _sqlite_path(target)
+    if target.get_backend_name() == "sqlite" and path is None:
         engine = sa.create_engine(target, poolclass=NullPool)
+    elif path is not None:
+        engine = sa.create_engine(
+            target, poolclass=QueuePool, pool_size=4, connect_args={"check_same_thread": False}
+        )
+        _reopen_when_replaced(engine, path)
     else:
         engine = sa.create_engine(target, pool_pre_ping=pre_ping, pool_recycle=1800)
     statement = _session_readonly_sql(target.get_backend_name())
@@ -90,6 +98,38 @@ def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
             dbapi_conn.commit()
 
     return engine
+
+
+def _sqlite_path(target: URL) -> str | None:
+    """The file of a SQLite URL in the ``file:`` form :func:`readonly_url` gives, else None."""
+    db = target.database or ""
+    if target.get_backend_name() != "sqlite" or not db.startswith("file:"):
+        return None
+    return unquote(db.removeprefix("file:").split("?", 1)[0]) or None
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _reopen_when_replaced(engine: Engine, path: str) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _remember(_dbapi_conn: Any, record: Any) -> None:
+        record.info["ferry_file"] = _file_identity(path)
+
+    @sa.event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("ferry_file") != _file_identity(path):
+            raise DisconnectionError("the database file was replaced")  # the pool reconnects
+
+    @sa.event.listens_for(engine, "checkin")
+    def _forget_deadline(dbapi_conn: Any, _record: Any) -> None:
+        if dbapi_conn is not None:
+            dbapi_conn.set_progress_handler(None, 0)
 
 
 def _coerce_int(value: object) -> object:

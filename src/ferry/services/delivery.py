@@ -26,7 +26,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
 from ferry.jurisdictions.transfers import Outcome
-from ferry.services import consents, jobs, notify, packaging, transfers
+from ferry.services import consents, jobs, keys, notify, packaging, transfers
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -172,6 +172,7 @@ def _claim(
             {"channel": recipient.channel, "recipient": recipient.name, "sha256": package.sha256},
         )
         plain = get_settings().var_dir / "tmp" / "deliveries" / f"{key}.zip"
+        signs = recipient.channel == "https"  # HTTPS pushes are signed (RFC 9421)
         shipment = Shipment(
             request_id=req.id,
             tenant=tenant.slug,
@@ -180,6 +181,7 @@ def _claim(
             size=package.size,
             filename=f"{tenant.slug}-{req.id}.zip",
             idempotency_key=key,
+            signing_key=keys.http_signing_key(session, tenant) if signs else None,
         )
         return key, shipment, recipient.channel, dict(recipient.config)
 

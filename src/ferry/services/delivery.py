@@ -325,12 +325,12 @@ def schedule_after_commit(session: Session, request_id: str) -> None:
     """Once this transaction commits, send the package in the background (job queue)."""
 
     def start(_session: Session) -> None:
-        jobs.submit(f"deliver:{request_id}", lambda: _deliver_quietly(request_id))
+        jobs.enqueue("deliver", request_id)
 
     event.listen(session, "after_commit", start, once=True)
 
 
-def _deliver_quietly(request_id: str) -> DeliveryView | None:
+def deliver_quietly(request_id: str) -> DeliveryView | None:
     try:
         return deliver(request_id, "system")
     except FerryError:

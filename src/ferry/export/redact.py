@@ -58,6 +58,8 @@ _COMMON_WORDS = """a an the i i'm i've i'll i'd my me we our you your he she it 
     customer agent caller client team manager support ticket order note re fw fwd"""
 _COMMON = frozenset(_COMMON_WORDS.split())
 _NER_SCORE = 0.55
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SPACES = re.compile("[ \t\u00a0]{1,3}")  # between the words of one name: not a line break
 _BATCH = 1000
 KNOWN_ENGINE = "known people + titles"
 
@@ -295,9 +297,11 @@ class Redactor:
         return changed if changed is not None else row
 
     def redact_text(self, text: str, where: tuple[str, str, str, int] = ("", "", "", 0)) -> str:
+        # spaCy cannot take lone surrogates; U+FFFD keeps every offset where it was
+        analysed = _SURROGATE.sub("\ufffd", text)
         results = list(
             self.analyzer.analyze(
-                text=text, language="en", entities=list(LABELS), score_threshold=_MIN_SCORE
+                text=analysed, language="en", entities=list(LABELS), score_threshold=_MIN_SCORE
             )
         )
         results.extend(self._person_results(text))
@@ -354,6 +358,7 @@ class Redactor:
             if spans is None:
                 found = self._ask([text])
                 spans = found[0] if found is not None else None
+        extend = spans is not None
         if spans is None:  # failed: fail closed
             spans = [(0, len(text))]
         from presidio_analyzer import RecognizerResult
@@ -361,26 +366,34 @@ class Redactor:
         return [
             RecognizerResult("PERSON", start, end, _NER_SCORE)
             for span in spans
-            for start, end in self._name_words(text, *span)
+            for start, end in self._name_words(text, *span, extend=extend)
         ]
 
-    def _name_words(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _name_words(
+        self, text: str, start: int, end: int, extend: bool = True
+    ) -> list[tuple[int, int]]:
         """The runs of name words in a found span: trims greetings, punctuation and the
-        subject's own names ("Thanks Ana." -> nothing; "Dr. José Álvarez," -> all but ",")."""
+        subject's own names ("Thanks Ana." -> nothing; "Dr. José Álvarez," -> all but ",").
+        With ``extend``, a run reaching the span's end goes on over name-like words right
+        after it, so a half-found name ("Jean-Luc" of "Jean-Luc Picard") is not half kept."""
         runs: list[tuple[int, int]] = []
         run: tuple[int, int] | None = None
         title: int | None = None
-        for m in _WORD.finditer(text, start, end):
+        for m in _WORD.finditer(text, start):
             word = m.group()
             bare = word.rstrip(".").lower()
             core = re.sub(rf"[{_APOSTROPHES}]s$", "", bare).strip(_APOSTROPHES + "-")
-            w_end = m.end() if bare in _TITLES else m.end() - word.endswith(".")
-            if bare in _TITLES:
+            is_title = bare in _TITLES
+            gap = text[run[1] : m.start()] if run else ""
+            joined = run is not None and title is None and _SPACES.fullmatch(gap) is not None
+            is_name = word[0].isupper() and bare not in _COMMON and core not in self.subject.names
+            if m.start() >= end and not (extend and joined and is_name and not is_title):
+                break
+            w_end = m.end() if is_title else m.end() - word.endswith(".")
+            if is_title:
                 title = title if title is not None else m.start()
                 continue
-            gap = text[run[1] : m.start()] if run else ""
-            is_name = word[0].isupper() and bare not in _COMMON and core not in self.subject.names
-            if is_name and run is not None and title is None and gap.strip() == "":
+            if is_name and joined and run is not None:
                 run = (run[0], w_end)
             elif is_name:
                 if run:

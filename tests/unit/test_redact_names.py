@@ -31,7 +31,7 @@ def ner() -> None:
         missing("compromise (person-name recognition)", f"{why}; run `make`")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def redactor(ner: None) -> Redactor:
     with Redactor(SUBJECT, AGENTS) as r:
         yield r  # type: ignore[misc]

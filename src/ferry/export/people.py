@@ -78,7 +78,7 @@ class PeopleFinder:
         self,
         command: Sequence[str] | None = None,
         timeout: float = 20.0,
-        per_mb: float = 20.0,
+        per_mb: float = 150.0,
     ) -> None:
         self.command = list(command or ["node", str(SCRIPT)])
         self.timeout = timeout  # seconds for a batch, plus per_mb for each MB of text

@@ -133,6 +133,16 @@ def test_the_helper_ends_with_the_run(ner: None) -> None:
     assert r._finder is None
 
 
+def test_the_helper_ends_when_the_redactor_is_dropped(ner: None) -> None:
+    """``packaging.prepare`` does not close its redactor: dropping it must end the helper."""
+    r = Redactor(SUBJECT, AGENTS)
+    assert r.redact_text("Olivia Brown called.") == "[redacted: name] called."
+    assert r._finder is not None and r._finder._proc is not None
+    proc = r._finder._proc
+    del r
+    assert proc.wait(timeout=5) == 0
+
+
 # -- without Node, and when the helper fails -------------------------------------------
 
 

@@ -98,6 +98,7 @@ class PeopleFinder:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 cwd=HERE if HERE.is_dir() else None,
+                env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},  # no NODE_OPTIONS
             )
         except OSError as exc:
             raise FinderFailed(f"cannot start the name finder: {exc.__class__.__name__}") from exc

@@ -44,6 +44,11 @@ class Ticker:
 
 
 def sla_ticker(interval: float) -> Ticker:
+    from ferry.services.manual import expire_overdue
     from ferry.services.sla import run_due_reminders
 
-    return Ticker(run_due_reminders, interval, "ferry-sla-tick")
+    def tick() -> None:
+        run_due_reminders()
+        expire_overdue()  # an upload past its due date becomes a gap the agent decides on
+
+    return Ticker(tick, interval, "ferry-sla-tick")

@@ -79,9 +79,11 @@ def _still_open(token: str) -> manual.TaskView | None:
 
 
 def _continue(request_id: str) -> None:
-    """Every upload is in: collect and package (a request the agent moved on is left alone)."""
+    """Every upload is in: collect and package. Only a request still collecting with nothing
+    else awaited goes on; one the agent moved on (failed, partial) is theirs to re-run."""
     try:
-        collection.run(request_id, "manual-upload")
+        if manual.should_continue(request_id):
+            collection.run(request_id, "manual-upload")
     except FerryError as exc:
         log.info("request %s not continued after upload: %s", request_id, exc.message)
 

@@ -24,13 +24,14 @@ from ferry.services import (
     packages,
     rejection,
     requests,
+    retention,
     systems,
     tenants,
     verification,
 )
 from ferry.services.lifecycle import move
 from ferry.settings import get_settings
-from ferry.store.tables import AuditEvent, ManualTask, Request
+from ferry.store.tables import AuditEvent, ManualTask, Package, Request
 from tests.conftest import Outbox
 
 FILES_MAP = """
@@ -372,10 +373,36 @@ def test_bulk_run_collects_each_request_on_its_own(ferry_env: Path, tmp_path: Pa
     ann, bob = _request("ann@example.com"), _request("bob@example.com")
     result = bulk.run_all("t", "agent")
     assert result.completed == [] and result.failed == {} and set(result.waiting) == {ann, bob}
+    summary = CliRunner().invoke(cli, ["request", "list", "t"], env={"COLUMNS": "300"})
+    assert summary.exit_code == 0 and summary.output.count("paper upload due") == 2
     assert len(_links(outbox)) == 2
     assert {requests.show(r).state for r in (ann, bob)} == {"collecting"}
     cli_run = CliRunner().invoke(cli, ["request", "run", "--all", "t"])
-    assert (
-        cli_run.exit_code == 0 and "0 packaged, 0 waiting for uploads, 0 failed" in cli_run.output
-    )
+    assert cli_run.exit_code == 0 and "0 packaged, 0 failed\n" in cli_run.output
     assert len(_links(outbox)) == 2  # waiting requests are left alone: no new links
+
+
+def test_uploads_go_with_the_package_when_retention_ends(ferry_env: Path, tmp_path: Path) -> None:
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    ann, bob = _request("ann@example.com"), _request("bob@example.com")
+    with TestClient(create_app()) as client:
+        for rid, token in zip((ann, bob), _first_links(outbox, [ann, bob]), strict=True):
+            assert _post(client, token, "claims.csv", _claim(rid)).status_code == 200
+    assert {requests.show(r).state for r in (ann, bob)} == {"ready"}
+    assert len(list((ferry_env / "manual").rglob("*.sealed"))) == 2
+    with unit_of_work() as session:  # bob's package is recent: only ann's is past retention
+        package = session.scalars(sa.select(Package).where(Package.request_id == ann)).one()
+        package.created_at = datetime(2000, 1, 1)
+    purged = retention.purge_expired("t")
+    assert [p.request_id for p in purged] == [ann]
+    left = list((ferry_env / "manual").rglob("*.sealed"))
+    assert len(left) == 1 and bob in str(left[0])
+    assert _events(ann, "manual.uploads.purged") == [
+        {"files": 1, "reason": "the package's retention of 30 days is over"}
+    ]
+    assert _events(bob, "manual.uploads.purged") == []
+    [task] = manual.tasks(ann)
+    assert task.state == "uploaded" and task.uploaded == {"claims": 1}  # the record stays
+    assert retention.purge_expired("t") == []  # once
+    assert len(_events(ann, "manual.uploads.purged")) == 1

@@ -242,10 +242,8 @@ def run_all(tenant: str, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     else:
-        console.print(
-            f"{len(result.completed)} packaged, {len(result.waiting)} waiting for uploads, "
-            f"{len(result.failed)} failed"
-        )
+        waits = f", {len(result.waiting)} waiting for uploads" if result.waiting else ""
+        console.print(f"{len(result.completed)} packaged, {len(result.failed)} failed{waits}")
         for request_id in result.waiting:
             console.print(f"  {request_id} waiting (`ferry request tasks ID`)", highlight=False)
         for request_id, reason in result.failed.items():

@@ -81,7 +81,7 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
             query = select(Request.id, Request.state).where(
                 Request.tenant_id == tenant_id, Request.id.in_(ids)
             )
-            states = dict(session.execute(query).tuples().all())
+            states = {str(i): str(state) for i, state in session.execute(query).all()}
         resumable = (RequestState.FAILED.value, RequestState.COLLECTING.value)  # crashed
         still = [i for i in ids if states.get(i) in resumable]
         for gone in [i for i in ids if i not in still]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from ferry.services import (
     rejection,
     requests,
     retention,
+    scheduler,
     systems,
     tenants,
     verification,
@@ -165,7 +167,13 @@ def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_
     # running again before the upload neither sends a new link nor moves on
     assert collection.run(rid, "agent").state == "collecting" and len(_links(outbox)) == 1
 
+    key = tenants.create_api_key("t", "agent-tool", role="agent")
     with TestClient(create_app()) as client:
+        auth = {"Authorization": f"Bearer {key}"}
+        api_view = client.get(f"/api/v1/requests/{rid}", headers=auth).json()
+        assert api_view["state"] == "collecting" and api_view["waiting_for"] == [waiting]
+        listed_api = client.get("/api/v1/tenants/t/requests", headers=auth).json()
+        assert [r["waiting_for"] for r in listed_api if r["id"] == rid] == [[waiting]]
         page = client.get(f"/u/{token}")
         assert page.status_code == 200 and 'type="file"' in page.text and "claims" in page.text
         csv = b"id,email,amount\n7,ann@example.com,12.50\n8,ANN@example.com,3\n"
@@ -175,6 +183,7 @@ def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_
         again = _post(client, token, "claims.csv", csv)
         assert again.status_code == 410 and again.json()["error"] == "upload_link_gone"
 
+        assert client.get(f"/api/v1/requests/{rid}", headers=auth).json()["waiting_for"] == []
     shown = requests.show(rid)
     assert shown.state == "ready" and shown.waiting_for == []  # continued on upload
     rows = _package(rid)
@@ -338,6 +347,12 @@ def test_upload_after_delivery_or_withdrawal_is_refused_and_nothing_kept(
     refused = [m for m in outbox.to(AGENT) if m["Subject"] == "Late upload refused"]
     assert len(refused) == 1  # only for the delivered request, once
     assert requests.show(ann).state == "delivered" and requests.show(bob).waiting_for == []
+    with unit_of_work() as session:  # ann's link runs out after delivery: no alarm for it
+        task = session.scalars(sa.select(ManualTask).where(ManualTask.request_id == ann)).one()
+        task.expires_at = datetime(2000, 1, 1)
+    assert manual.expire_overdue() == []
+    assert [t.state for t in manual.tasks(ann)] == ["cancelled"]
+    assert not [m for m in outbox.to(AGENT) if m["Subject"] == "Upload overdue"]
 
 
 def test_withdraw_and_reject_purge_rows_and_uploads(ferry_env: Path, tmp_path: Path) -> None:
@@ -406,3 +421,22 @@ def test_uploads_go_with_the_package_when_retention_ends(ferry_env: Path, tmp_pa
     assert task.state == "uploaded" and task.uploaded == {"claims": 1}  # the record stays
     assert retention.purge_expired("t") == []  # once
     assert len(_events(ann, "manual.uploads.purged")) == 1
+
+
+def test_the_serve_scheduler_turns_an_overdue_upload_into_a_gap(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    with unit_of_work() as session:
+        session.scalars(sa.select(ManualTask)).one().expires_at = datetime(2000, 1, 1)
+    ticker = scheduler.sla_ticker(3600).start()  # runs once at start, as `ferry serve` does
+    try:
+        deadline = time.monotonic() + 30
+        while requests.show(rid).state == "collecting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        ticker.stop()
+    assert requests.show(rid).state == "failed"
+    assert [t.state for t in manual.tasks(rid)] == ["expired"]

@@ -444,7 +444,8 @@ def expire_overdue() -> list[str]:
     """Mark tasks whose link expired unanswered as ``expired`` (once each, audited, the
     tenant's agent told); ``request system due-date`` for each. A request waiting for it
     fails with the system as a gap; the agent's next ``request run`` sends the owner a new
-    link, or the agent delivers partial."""
+    link, or the agent delivers partial. A task of a request already answered or ended is
+    closed quietly; one whose request went out partially is marked without an email."""
     found = []
     with unit_of_work() as session:
         query = select(ManualTask).where(
@@ -452,12 +453,16 @@ def expire_overdue() -> list[str]:
         )
         for task in session.scalars(query.with_for_update()).all():
             req, tenant = load(session, task.request_id, None)
+            if RequestState(req.state) in _CLOSED:  # nothing waits for it any more
+                task.state = "cancelled"
+                continue
             task.state = "expired"
             data = {"system": task.system, "owner": task.owner, "due": task.due_date.isoformat()}
             record(session, tenant.id, "system", "manual.task.expired", req.id, data)
             if req.state == RequestState.COLLECTING.value:
                 _overdue_gap(session, req, task)
-            if tenant.agent_email:
+            needs_agent = req.state == RequestState.FAILED.value  # not a package out already
+            if tenant.agent_email and needs_agent:
                 body = (
                     f"The owner of {task.system!r} ({task.owner or 'no owner set'}) did not "
                     f"upload the records for request {req.id} by {task.due_date.isoformat()}. "

@@ -130,8 +130,8 @@ def show(request_id: str, tenant_id: int | None = None, *, with_events: bool = T
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
-        waiting = uploads.open_tasks(session, [req.id]).get(req.id, [])
-        view = replace(view, clock=clock.summary(session, req), waiting_for=waiting)
+        waits = uploads.open_tasks(session, [req.id] if req.state in _MAY_WAIT else [])
+        view = replace(view, clock=clock.summary(session, req), waiting_for=waits.get(req.id, []))
         if with_events:
             view.events.extend(
                 {

@@ -18,6 +18,7 @@ from ferry.services import (
     gather,
     packages,
     requests,
+    sweep,
     systems,
     tenants,
     verification,
@@ -150,6 +151,10 @@ def test_failed_bulk_batch_resumes_from_what_was_done(ferry_env: Path, tmp_path:
         assert all("run --all t` resumes the batch" in m for m in failed.failed.values())
         [(folder, members)] = gather.batches("t")
         assert sorted(members) == sorted([ann, bob, cy])
+        api.always_500 = False  # the worker's sweep does not retry a gap: the agent decides
+        assert sweep.collect_pending() == {}
+        assert {requests.show(r).state for r in (ann, bob, cy)} == {"failed"}
+        api.always_500 = True
         assert list(folder.glob(f"legacy/{bob}.*.spool"))
         # a member delivered partially reads the batch's rows; one withdrawn leaves no rows
         partial = bulk.deliver_partial(ann, "agent", "API down")

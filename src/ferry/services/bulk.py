@@ -37,10 +37,13 @@ class BulkResult:
     """Requests still collecting: a manual system's owner has not uploaded yet."""
 
 
-def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
-    """Collect every verified request of the tenant together, then package each one. A batch
-    that failed earlier is resumed first, in its own folder: the systems and lookups it had
-    finished are not read again."""
+def run_all(
+    tenant_slug: str, actor: str, limit: int = MAX_BATCH, *, resume: bool = True
+) -> BulkResult:
+    """Collect every verified request of the tenant together, then package each one. With
+    ``resume`` (the agent's ``run --all``), a batch that failed earlier is retried first, in its
+    own folder: the systems and lookups it had finished are not read again. The worker's sweep
+    passes ``resume=False``: retrying a gap is the agent's decision."""
     with unit_of_work() as session:
         tenant = tenants.get_by_slug(session, tenant_slug)
         query = (
@@ -52,7 +55,7 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
         ids = list(session.scalars(query))
         tenant_id = tenant.id
         has_manual = any(manual.is_manual(s) for s in systems.for_tenant(session, tenant_id))
-    resumed = _failed_batches(tenant_slug, tenant_id)
+    resumed = _failed_batches(tenant_slug, tenant_id) if resume else []
     if has_manual:  # uploads are per request: each is collected on its own
         return _one_by_one([i for _f, batch in resumed for i in batch] + ids, actor, tenant_id)
     result = BulkResult([], {})
@@ -72,9 +75,10 @@ def _merge(into: BulkResult, part: BulkResult) -> None:
 
 
 def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[str]]]:
-    """Earlier batches with gaps (or cut by a crash): their requests still failed or collecting
-    (the others left the batch, e.g. run on their own, delivered partially or withdrawn, and
-    their rows are removed)."""
+    """Earlier batches with gaps: their requests still failed (the others left the batch, e.g.
+    run on their own, delivered partially or withdrawn, and their rows are removed). A batch cut
+    by a crash is not taken over here (another worker may still be running it): its requests
+    stay ``collecting`` until run on their own, which removes them from it."""
     found = []
     for folder, ids in gather.batches(tenant_slug):
         with unit_of_work() as session:
@@ -82,8 +86,7 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
                 Request.tenant_id == tenant_id, Request.id.in_(ids)
             )
             states = {str(i): str(state) for i, state in session.execute(query).all()}
-        resumable = (RequestState.FAILED.value, RequestState.COLLECTING.value)  # crashed
-        still = [i for i in ids if states.get(i) in resumable]
+        still = [i for i in ids if states.get(i) == RequestState.FAILED.value]
         for gone in [i for i in ids if i not in still]:
             gather.release(tenant_slug, gone)
         if still:

@@ -1,7 +1,9 @@
-"""The embedded scheduler: runs periodic jobs (the SLA tick) on a daemon thread in `ferry serve`.
+"""The embedded scheduler: periodic jobs (the SLA tick, the collection sweep) on daemon threads
+in `ferry serve`.
 
-Scale-out deployments run ``ferry sla tick`` from cron (or a Celery beat) instead; the tick is
-idempotent, so two schedulers running at once send nothing twice.
+Scale-out deployments run them on Celery beat instead (``ferry worker --beat``; see
+``ferry.worker``), or ``ferry sla tick`` from cron; the tick is idempotent, so two schedulers
+running at once send nothing twice.
 """
 
 from __future__ import annotations
@@ -52,3 +54,9 @@ def sla_ticker(interval: float) -> Ticker:
         expire_overdue()  # an upload past its due date becomes a gap the agent decides on
 
     return Ticker(tick, interval, "ferry-sla-tick")
+
+
+def sweep_ticker(interval: float) -> Ticker:
+    from ferry.services.sweep import collect_pending
+
+    return Ticker(collect_pending, interval, "ferry-collect-sweep")

@@ -21,6 +21,7 @@ from ferry.services import (
     bulk,
     collection,
     gather,
+    jobs,
     manual,
     packages,
     rejection,
@@ -440,3 +441,12 @@ def test_the_serve_scheduler_turns_an_overdue_upload_into_a_gap(
         ticker.stop()
     assert requests.show(rid).state == "failed"
     assert [t.state for t in manual.tasks(rid)] == ["expired"]
+
+    # the worker's named job does the same (``ferry worker --beat`` schedules it)
+    rid2 = _request("bob@example.com")
+    assert collection.run(rid2, "agent").state == "collecting"
+    with unit_of_work() as session:
+        query = sa.select(ManualTask).where(ManualTask.request_id == rid2)
+        session.scalars(query).one().expires_at = datetime(2000, 1, 1)
+    jobs.run("sla-tick")
+    assert requests.show(rid2).state == "failed"

@@ -367,6 +367,11 @@ def test_withdraw_and_reject_purge_rows_and_uploads(ferry_env: Path, tmp_path: P
             assert ok.status_code == 200, ok.text
     # the "down" system failed: the rows found elsewhere wait in var/work for a retry
     assert {requests.show(r).state for r in (ann, bob)} == {"failed"}
+    # uploads finishing on a failed request do not retry it on their own: the agent is told
+    told = [m for m in outbox.to(AGENT) if m["Subject"] == "Records uploaded"]
+    assert len(told) == 2 and all(
+        "`ferry request run ID` continues" in m.get_payload() for m in told
+    )
     work = {r: ferry_env / "work" / "t" / r for r in (ann, bob)}
     assert all(any(w.rglob("*")) for w in work.values())
     assert len(list((ferry_env / "manual").rglob("*.sealed"))) == 2

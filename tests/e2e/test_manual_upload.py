@@ -9,6 +9,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -455,3 +456,17 @@ def test_the_serve_scheduler_turns_an_overdue_upload_into_a_gap(
         session.scalars(query).one().expires_at = datetime(2000, 1, 1)
     jobs.run("sla-tick")
     assert requests.show(rid2).state == "failed"
+
+
+def test_two_last_uploads_together_start_one_continuation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ferry.web import upload as page
+
+    runs: list[str] = []
+    monkeypatch.setattr(manual, "should_continue", lambda _rid: True)
+    monkeypatch.setattr(collection, "run", lambda rid, _actor: runs.append(rid))
+    page._running.add("r1")  # the other upload's continuation is under way: it sees both
+    page._continue("r1")
+    assert runs == []
+    page._running.discard("r1")
+    page._continue("r1")
+    assert runs == ["r1"] and page._running == set()

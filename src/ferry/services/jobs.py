@@ -30,7 +30,7 @@ JOBS: dict[str, str] = {
     "collect": "ferry.services.collection:execute",  # (request_id, actor)
     "deliver": "ferry.services.delivery:deliver_quietly",  # (request_id,)
     "collect-pending": "ferry.services.sweep:collect_pending",  # (actor,)
-    "sla-tick": "ferry.services.sla:run_due_reminders",  # ()
+    "sla-tick": "ferry.services.scheduler:sla_tick",  # (): reminders, overdue manual uploads
 }
 
 

@@ -45,10 +45,18 @@ class Ticker:
             self._thread = None
 
 
-def sla_ticker(interval: float) -> Ticker:
+def sla_tick() -> None:
+    """The periodic deadline work: SLA reminders, and manual uploads past their due date (each
+    becomes a gap the agent decides on). The ``sla-tick`` job of ``ferry worker --beat``."""
+    from ferry.services.manual import expire_overdue
     from ferry.services.sla import run_due_reminders
 
-    return Ticker(run_due_reminders, interval, "ferry-sla-tick")
+    run_due_reminders()
+    expire_overdue()
+
+
+def sla_ticker(interval: float) -> Ticker:
+    return Ticker(sla_tick, interval, "ferry-sla-tick")
 
 
 def sweep_ticker(interval: float) -> Ticker:

@@ -20,7 +20,7 @@ def collect_pending(actor: str = "worker") -> dict[str, int]:
     handled: dict[str, int] = {}
     for tenant in list_tenants():
         try:
-            result = bulk.run_all(tenant.slug, actor)
+            result = bulk.run_all(tenant.slug, actor, resume=False)  # gaps: the agent decides
         except Exception:
             log.exception("collection sweep for tenant %s stopped", tenant.slug)
             continue

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
 from ferry.export.jsonenc import BytesSink
-from ferry.export.values import to_text
+from ferry.export.values import decimal_text, to_text
 
 _LIMIT = 75  # octets per line, not counting CRLF
 _SPECIAL = re.compile("[\\\\,;\x00-\x1f\x7f]")
@@ -125,6 +126,7 @@ def line_text(line: str) -> str:
 
 _TEXT: dict[type, Callable[[Any], str]] = {
     int: int.__repr__,
+    Decimal: decimal_text,
     datetime: datetime.isoformat,
     date: date.isoformat,
 }
@@ -143,11 +145,14 @@ def text_column(values: list[Any]) -> list[str]:
     return [v if type(v) is str else to_text(v) for v in values]
 
 
+def plain(text: str) -> bool:
+    """Whether ``escape`` leaves the text as it is."""
+    return _SPECIAL.search(text) is None
+
+
 def escape_column(values: list[str]) -> list[str]:
     """``escape`` of every value; one scan of the column when nothing needs escaping."""
-    if _SPECIAL.search("".join(values)) is None:
-        return values
-    return list(map(escape, values))
+    return values if plain("".join(values)) else list(map(escape, values))
 
 
 Piece = str | list[str]

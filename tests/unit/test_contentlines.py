@@ -3,6 +3,7 @@ reference for any values, every line is folded at 75 octets, and values read bac
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -17,9 +18,11 @@ from hypothesis import strategies as st
 from ferry.domain.models import DatasetRows
 from ferry.export.schema import infer_schema
 from ferry.export.writers import WriterOptions, get_writer
+from ferry.export.writers import csvw as csvw_module
 from ferry.export.writers import ical as ical_module
 from ferry.export.writers import vcard as vcard_module
 from ferry.export.writers.contentline import escape, line_text, unescape, unfold
+from ferry.export.writers.csvw import cell_text, neutralise
 from ferry.export.writers.ical import IcalWriter
 from ferry.export.writers.vcard import write_rows
 
@@ -254,3 +257,35 @@ def test_typed_values_in_a_card_and_an_event() -> None:
     raw = vcard(data)
     assert raw == _bytes(write_rows, data)
     assert b"FN:100\r\n" in raw and b"EMAIL:42\r\n" in raw and b"BDAY:19900517\r\n" in raw
+
+
+# --- CSV, built column by column too ----------------------------------------------------------
+
+csv_values = st.one_of(
+    values,
+    st.sampled_from(["=1+1", "+1", "-1", "@x", "\tx", "\rx", "'x", "a\x00=b"]),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone.min])),
+    st.lists(st.integers(), max_size=2),
+    st.floats(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.dictionaries(st.sampled_from(["a", "b", "=c"]), csv_values), max_size=12),
+    size=st.sampled_from([1, 2, 5, 512]),
+)
+def test_csv_batches_give_the_cell_by_cell_bytes(rows: list[dict[str, object]], size: int) -> None:
+    data = DatasetRows("s", "d", {}, rows)
+    schema = infer_schema(data)
+    csvw_module._BATCH, before = size, csvw_module._BATCH
+    try:
+        raw = _bytes(lambda out, d: get_writer("csv").write(out, d, schema), data)
+    finally:
+        csvw_module._BATCH = before
+    want = io.StringIO()
+    out = csv.writer(want, lineterminator="\r\n")
+    names = [f.name for f in schema.fields]
+    out.writerow([neutralise(n) for n in names])
+    out.writerows([[cell_text(row.get(n)) for n in names] for row in rows])
+    assert raw == want.getvalue().encode("utf-8", "replace")

@@ -16,7 +16,7 @@ from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
-from ferry.export.writers.base import WriterOptions
+from ferry.export.writers.base import WriterOptions, batches
 from ferry.export.writers.contentline import (
     Chunk,
     Piece,
@@ -29,7 +29,7 @@ from ferry.export.writers.contentline import (
     text_column,
     write_blocks,
 )
-from ferry.export.writers.vcard import chunks, is_contact
+from ferry.export.writers.vcard import is_contact
 
 CHUNK = 1024  # events built at a time
 
@@ -87,7 +87,7 @@ class IcalWriter:
         plan = _EventPlan(data, schema, self._stamp())
         sink.write(block(_HEAD))
         count = start = 0
-        for rows in chunks(data.rows, CHUNK):
+        for rows in batches(data.rows, CHUNK):
             text, written = plan.events(rows, start)
             start += len(rows)
             count += written

@@ -9,15 +9,13 @@ from categories: ``user.name.*`` -> N/FN, ``user.contact.email`` -> EMAIL,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from itertools import islice
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
-from ferry.export.writers.base import WriterOptions
+from ferry.export.writers.base import WriterOptions, batches
 from ferry.export.writers.contentline import (
     Chunk,
     block,
@@ -64,17 +62,10 @@ class VcardWriter:
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         plan = _Plan(_by_category(data))
         count = 0
-        for rows in chunks(data.rows, CHUNK):
+        for rows in batches(data.rows, CHUNK):
             count += len(rows)
             sink.write(encode(plan.cards(rows)))
         return count
-
-
-def chunks(rows: Iterable[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
-    """The rows ``size`` at a time (the last chunk may be shorter)."""
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def write_rows(sink: BytesSink, data: DatasetRows) -> int:

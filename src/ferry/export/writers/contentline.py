@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any
 
 from ferry.export.jsonenc import BytesSink
-from ferry.export.values import decimal_text, to_text
+from ferry.export.writers.columns import Columns, Piece
 
 _LIMIT = 75  # octets per line, not counting CRLF
 _SPECIAL = re.compile("[\\\\,;\x00-\x1f\x7f]")
@@ -124,26 +120,6 @@ def line_text(line: str) -> str:
 # A column that fails a check takes the per-value path (``escape``, ``line_text``), which is
 # what the writers did for every value before; the bytes are the same either way.
 
-_TEXT: dict[type, Callable[[Any], str]] = {
-    int: int.__repr__,
-    Decimal: decimal_text,
-    datetime: datetime.isoformat,
-    date: date.isoformat,
-}
-
-
-def text_column(values: list[Any]) -> list[str]:
-    """``to_text`` of every value (``None`` is the empty string)."""
-    kinds = set(map(type, values))
-    if len(kinds) == 1:
-        kind = kinds.pop()
-        if kind is str:
-            return values
-        convert = _TEXT.get(kind)
-        if convert is not None:
-            return list(map(convert, values))
-    return [v if type(v) is str else to_text(v) for v in values]
-
 
 def plain(text: str) -> bool:
     """Whether ``escape`` leaves the text as it is."""
@@ -155,56 +131,30 @@ def escape_column(values: list[str]) -> list[str]:
     return values if plain("".join(values)) else list(map(escape, values))
 
 
-Piece = str | list[str]
-
-
-class Chunk:
+class Chunk(Columns):
     """The content lines of ``size`` cards or events, property by property.
 
     ``add`` takes one line per row as pieces: constant text and columns (one value per row,
-    already escaped). ``text`` joins them row by row in one C call.
+    already escaped); ``column`` takes whole lines (with CRLF, or ``""`` for none).
     """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.parts: list[Piece] = []
-
-    def const(self, text: str) -> None:
-        self.parts.append(text)
-
-    def column(self, lines: list[str]) -> None:
-        """Whole lines (with CRLF, or ``""`` for none), one per row."""
-        self.parts.append(lines)
 
     def add(self, pieces: Sequence[Piece], skip: list[bool] | None = None) -> None:
         """One content line per row (none where ``skip`` is true), folded where needed."""
         columns = [p for p in pieces if not isinstance(p, str)]
         width = sum(len(p) for p in pieces if isinstance(p, str))
         width += sum(max(map(len, c), default=0) for c in columns)
-        plain = width <= _LIMIT and all("".join(c).isascii() for c in columns)
-        if plain and skip is None:
+        short = width <= _LIMIT and all("".join(c).isascii() for c in columns)
+        if short and skip is None:
             self.parts.extend(pieces)
             self.parts.append("\r\n")
             return
-        cells = zip(*self._columns(pieces), strict=True)
-        finish = (lambda line: line + "\r\n") if plain else line_text
+        cells = zip(*self.iterables(pieces), strict=True)
+        finish = (lambda line: line + "\r\n") if short else line_text
         if skip is None:
             self.parts.append([finish("".join(cell)) for cell in cells])
         else:
             rows = zip(skip, cells, strict=True)
             self.parts.append(["" if s else finish("".join(c)) for s, c in rows])
-
-    def text(self) -> str:
-        merged: list[Piece] = []
-        for part in self.parts:
-            if isinstance(part, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += part
-            else:
-                merged.append(part)
-        return "".join(chain.from_iterable(zip(*self._columns(merged), strict=True)))
-
-    def _columns(self, pieces: Sequence[Piece]) -> list[Iterable[str]]:
-        return [repeat(p, self.size) if isinstance(p, str) else p for p in pieces]
 
 
 def encode(text: str) -> bytes:

@@ -17,16 +17,15 @@ from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
 from ferry.export.writers.base import WriterOptions, batches
+from ferry.export.writers.columns import Piece, text_column
 from ferry.export.writers.contentline import (
     Chunk,
-    Piece,
     block,
     encode,
     escape,
     escape_column,
     line_text,
     plain,
-    text_column,
     write_blocks,
 )
 from ferry.export.writers.vcard import is_contact

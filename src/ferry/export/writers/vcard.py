@@ -16,13 +16,13 @@ from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import to_text
 from ferry.export.writers.base import WriterOptions, batches
+from ferry.export.writers.columns import text_column
 from ferry.export.writers.contentline import (
     Chunk,
     block,
     encode,
     escape,
     escape_column,
-    text_column,
     write_blocks,
 )
 

@@ -14,6 +14,7 @@ import pytest
 import vobject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from ferry.domain.models import DatasetRows
 from ferry.export.schema import infer_schema
@@ -21,10 +22,12 @@ from ferry.export.writers import WriterOptions, get_writer
 from ferry.export.writers import csvw as csvw_module
 from ferry.export.writers import ical as ical_module
 from ferry.export.writers import vcard as vcard_module
+from ferry.export.writers import xmlw as xmlw_module
 from ferry.export.writers.contentline import escape, line_text, unescape, unfold
 from ferry.export.writers.csvw import cell_text, neutralise
 from ferry.export.writers.ical import IcalWriter
 from ferry.export.writers.vcard import write_rows
+from ferry.export.writers.xmlw import XmlWriter
 
 HOSTILE = [
     "",
@@ -289,3 +292,30 @@ def test_csv_batches_give_the_cell_by_cell_bytes(rows: list[dict[str, object]], 
     out.writerow([neutralise(n) for n in names])
     out.writerows([[cell_text(row.get(n)) for n in names] for row in rows])
     assert raw == want.getvalue().encode("utf-8", "replace")
+
+
+# --- XML, built column by column too ----------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.dictionaries(
+            st.sampled_from(["a", "b", "1st"]),
+            st.one_of(csv_values, st.sampled_from(["<&>", "x\ry", "\x00", "\ud800", ""])),
+        ),
+        max_size=12,
+    ),
+    size=st.sampled_from([1, 2, 5, 256]),
+)
+def test_xml_batches_give_the_row_by_row_bytes(rows: list[dict[str, object]], size: int) -> None:
+    data = DatasetRows("s<", "d&", {}, rows)
+    schema = infer_schema(data)
+    writer = XmlWriter(WriterOptions())
+    xmlw_module._BATCH, before = size, xmlw_module._BATCH
+    try:
+        raw = _bytes(lambda out, d: writer.write(out, d, schema), data)
+    finally:
+        xmlw_module._BATCH = before
+    assert raw == _bytes(lambda out, d: writer.write_rows(out, d, schema), data)
+    assert len(etree.fromstring(raw).findall("row")) == len(rows)

@@ -30,7 +30,7 @@ from ferry.export.writers.contentline import (
 )
 from ferry.export.writers.vcard import is_contact
 
-CHUNK = 1024  # events built at a time
+CHUNK = 256  # events built at a time (memory: this many rows and their events)
 
 _HEAD = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Ferry//Data export//EN", "CALSCALE:GREGORIAN"]
 

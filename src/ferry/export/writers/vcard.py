@@ -27,7 +27,7 @@ from ferry.export.writers.contentline import (
 )
 
 _ADR = ("street", "city", "state", "postal_code", "country")
-CHUNK = 1024  # cards built at a time
+CHUNK = 256  # cards built at a time (memory: this many rows and their cards)
 
 
 def _by_category(data: DatasetRows) -> dict[str, list[str]]:

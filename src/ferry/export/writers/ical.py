@@ -168,9 +168,7 @@ class _EventPlan:
     def _summaries(self, rows: list[dict[str, object]]) -> list[Piece]:
         first = [row.get(self.names[0]) for row in rows] if self.names else [""] * len(rows)
         if type(None) in set(map(type, first)):  # the first field shown, row by row
-            first = [
-                next((v for n in self.names if (v := row.get(n)) is not None), "") for row in rows
-            ]
+            first = [_shown(self.names, row) for row in rows]
         labels = text_column(first)
         if len(self.title) + max(map(len, labels)) > 200:  # cut to 200 characters, then escape
             return ["SUMMARY:", [escape(f"{self.title}{label}"[:200]) for label in labels]]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
-from ferry.services import gather, manual, notify, packaging
+from ferry.services import gather, manual, notify, packaging, uploads
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -20,6 +21,7 @@ from ferry.store import requests, tenants
 from ferry.store.tables import Package, Request, Tenant
 
 _STARTABLE = (RequestState.VERIFIED, RequestState.FAILED, RequestState.REVIEW)
+_REBUILDABLE = RequestState.READY  # not yet delivered: back to review, then collected again
 
 
 def start(request_id: str, actor: str, tenant_id: int | None = None) -> RequestView:
@@ -29,6 +31,9 @@ def start(request_id: str, actor: str, tenant_id: int | None = None) -> RequestV
         state = RequestState(req.state)
         if state is RequestState.COLLECTING:
             record(session, tenant.id, actor, "collection.restarted", req.id)
+        elif state is _REBUILDABLE:
+            move(session, req, RequestState.REVIEW, actor, {"rebuild": True})
+            move(session, req, RequestState.COLLECTING, actor)
         elif state in _STARTABLE:
             move(session, req, RequestState.COLLECTING, actor)
         else:
@@ -46,6 +51,8 @@ def execute(request_id: str, actor: str) -> RequestView:
     """The job body: collect, package, then review/ready or failed (with the reason)."""
     try:
         package, notes = _collect_and_package(request_id)
+    except manual.WaitingForUploads as exc:
+        return _wait(request_id, actor, exc.message)
     except FerryError as exc:
         return _fail(request_id, actor, exc.message)
     except Exception as exc:  # a client system can fail in any way; record it, never lose it
@@ -93,7 +100,8 @@ def _collect_from(
     if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
         raise manual.WaitingForUploads(manual.waiting_message(waiting))
     if engine.gaps():
-        raise gather.GapError(gather.gap_summary(outcomes))
+        also = f"; still waiting for uploads from: {', '.join(waiting)}" if waiting else ""
+        raise gather.GapError(gather.gap_summary(outcomes) + also)
     return _package(slug, request_id, engine, person, meta, device_only=device_only)
 
 
@@ -141,8 +149,8 @@ def _package(
     )
     folder = get_settings().packages_dir / slug / request_id
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
-    if cleanup:
-        gather.remove_work(engine.folder)
+    if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
+        gather.release(slug, request_id)
     notes = {
         "unreachable": engine.unreachable(person),
         "discovered": sorted({i.type.value for i in engine.discovered(person)}),
@@ -194,9 +202,28 @@ def _finish(
         return RequestView.of(req, tenant.slug, package)
 
 
+def _wait(request_id: str, actor: str, message: str) -> RequestView:
+    """Everything readable is collected; the request stays ``collecting`` for the uploads."""
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        req.failure = None
+        waiting = uploads.open_tasks(session, [req.id]).get(req.id, [])
+        record(
+            session,
+            tenant.id,
+            actor,
+            "collection.waiting",
+            req.id,
+            {"systems": [t["system"] for t in waiting], "due": [t["due_date"] for t in waiting]},
+        )
+        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return replace(view, waiting_for=waiting)
+
+
 def _fail(request_id: str, actor: str, reason: str) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         req.failure = reason[:2000]
         move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
-        return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return replace(view, waiting_for=uploads.open_tasks(session, [req.id]).get(req.id, []))

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ferry.connectors.base import Connector, Row
 
 log = logging.getLogger("ferry.collect")
+_LATE = 0.05  # seconds: an error this close to the deadline is the time limit at work
 
 
 @dataclass(frozen=True)
@@ -242,29 +243,68 @@ class Collection:
             )
 
     def _attempt(self, source: Source, folder: Path, people: list[Person]) -> WalkResult:
-        """One attempt, in a thread of its own so the time limit holds even if it hangs."""
+        """One attempt within the map's time limit.
+
+        A connector that bounds the time of its own calls (``limit_time``: the SQL connector
+        on SQLite and PostgreSQL, through a progress handler or ``statement_timeout``) is
+        walked in the calling thread, checking the deadline between lookups: handing a
+        person's millisecond of work to another thread costs more than the work on a busy
+        machine. Any other connector is walked in a thread of its own, so the time limit
+        holds even if one of its calls hangs.
+        """
         options = source.datamap.collection
+        seconds = options.timeout_seconds
         cancel = threading.Event()
-        future = threads.submit(lambda: self._walk(source, folder, people, cancel))
+        connector = source.open()
+        limit_time = getattr(connector, "limit_time", None)
+        if callable(limit_time) and limit_time(seconds) is True:
+            return self._inline(source, connector, folder, people, seconds)
+        future = threads.submit(lambda: self._walk(source, connector, folder, people, cancel))
         try:
-            result = future.result(timeout=options.timeout_seconds)
+            result = future.result(timeout=seconds)
         except TimeoutError:
             cancel.set()
-            raise FerryError(
-                f"system {source.name!r} did not finish within {options.timeout_seconds:g} s",
-                code="system_timeout",
-            ) from None
+            raise self._timed_out(source, seconds) from None
         except Cancelled:
             raise FerryError(f"system {source.name!r} was stopped", code="system_timeout") from None
         assert isinstance(result, WalkResult)
         return result
 
-    def _walk(
-        self, source: Source, folder: Path, people: list[Person], cancel: threading.Event
+    def _inline(
+        self,
+        source: Source,
+        connector: Connector,
+        folder: Path,
+        people: list[Person],
+        seconds: float,
     ) -> WalkResult:
-        connector = source.open()
+        deadline = time.monotonic() + seconds
         try:
-            walk = self._new_walk(source, connector, folder, people, cancel)
+            return self._walk(source, connector, folder, people, threading.Event(), deadline)
+        except Cancelled:
+            raise self._timed_out(source, seconds) from None
+        except FerryError:
+            if time.monotonic() >= deadline - _LATE:  # the database stopped it at the deadline
+                raise self._timed_out(source, seconds) from None
+            raise
+
+    @staticmethod
+    def _timed_out(source: Source, seconds: float) -> FerryError:
+        return FerryError(
+            f"system {source.name!r} did not finish within {seconds:g} s", code="system_timeout"
+        )
+
+    def _walk(
+        self,
+        source: Source,
+        connector: Connector,
+        folder: Path,
+        people: list[Person],
+        cancel: threading.Event,
+        deadline: float | None = None,
+    ) -> WalkResult:
+        try:
+            walk = self._new_walk(source, connector, folder, people, cancel, deadline)
             finished = walk.finished()
             if finished is not None:
                 return finished
@@ -273,7 +313,7 @@ class Collection:
             except SpoolLost:
                 log.warning("system %s: spools lost rows, collecting it again", source.name)
                 shutil.rmtree(folder, ignore_errors=True)
-                walk = self._new_walk(source, connector, folder, people, cancel)
+                walk = self._new_walk(source, connector, folder, people, cancel, deadline)
             self._walks[source.name] = walk
             try:
                 return walk.run()
@@ -292,6 +332,7 @@ class Collection:
         folder: Path,
         people: list[Person],
         cancel: threading.Event,
+        deadline: float | None = None,
     ) -> SystemWalk:
         walk = SystemWalk(
             source.datamap,
@@ -300,6 +341,7 @@ class Collection:
             exported=self._exported[source.name],
             connections=source.datamap.collection.connections,
             cancel=cancel,
+            deadline=deadline,
         )
         for person in people:
             walk.seed(person.key, person.identities)

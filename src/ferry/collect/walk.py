@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
-from functools import partial
+from itertools import islice
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ferry.collect import threads
 from ferry.collect.datamap import DataMap, DatasetMap
-from ferry.collect.spool import ProgressLog, RowSpool, read_rows
+from ferry.collect.spool import ProgressLog, RowSpool, gc_paused, read_rows
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity, IdentityType
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 Lookup = tuple[str, str]  # (dataset, column)
 Key = tuple[str, str]  # (owner, dataset)
 _CHECK_EVERY = 1000
+_SPREAD_AFTER = 0.02  # seconds a wave runs alone before other threads help
 
 
 class SpoolLost(Exception):
@@ -126,6 +129,63 @@ class WalkResult:
         )
 
 
+class _Wave:
+    """The datasets of one wave of lookups, taken one at a time from a queue.
+
+    The walk's own thread starts alone: a person's few rows are read in a millisecond, far
+    less than handing work to other threads costs. Once the wave has run for
+    ``_SPREAD_AFTER`` seconds (a bulk run, a heavy person), the datasets still waiting are
+    shared with helper threads, up to ``connections`` threads in all.
+    """
+
+    def __init__(self, groups: list[list[Lookup]], run_group: Any, connections: int) -> None:
+        self.todo = deque(groups)
+        self.run_group = run_group
+        self.spare = min(connections, len(groups)) - 1
+        self.started = monotonic()
+        self.helpers: list[Future[Any]] = []
+        self.lock = threading.Lock()
+        self.failed = False
+
+    def work(self) -> None:
+        while not self.failed:
+            self.spread()
+            try:
+                group = self.todo.popleft()
+            except IndexError:
+                return
+            try:
+                self.run_group(group)
+            except BaseException:
+                self.failed = True  # the others stop taking datasets
+                raise
+
+    def spread(self) -> None:
+        """Start helpers for the datasets still waiting, if the wave is taking a while."""
+        if self.spare <= 0 or not self.todo or monotonic() - self.started < _SPREAD_AFTER:
+            return
+        with self.lock:
+            while self.spare > 0 and len(self.todo) > 0:
+                self.spare -= 1
+                self.helpers.append(threads.submit(self.work))
+
+    def run(self) -> None:
+        errors: list[BaseException] = []
+        try:
+            self.work()
+        except BaseException as exc:
+            errors.append(exc)
+        done = 0
+        while done < len(self.helpers):  # helpers may start helpers while this waits
+            try:
+                self.helpers[done].result()
+            except BaseException as exc:
+                errors.append(exc)
+            done += 1
+        if errors:
+            raise errors[0]
+
+
 class SystemWalk:
     """State of one system's collection for a set of people ("owners", e.g. request ids)."""
 
@@ -138,6 +198,7 @@ class SystemWalk:
         exported: set[Lookup] | None = None,
         connections: int = 1,
         cancel: threading.Event | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.map = datamap
         self.connector = connector
@@ -145,6 +206,7 @@ class SystemWalk:
         self.log = ProgressLog(folder / "progress.jsonl")
         self.connections = connections
         self.cancel = cancel or threading.Event()
+        self.deadline = deadline  # time.monotonic() past which the walk stops (Cancelled)
         self.lock = threading.Lock()
         self.multi = {d.name for d in datamap.datasets.values() if len(d.lookup_columns()) > 1}
         self.exported = exported or set()
@@ -161,6 +223,7 @@ class SystemWalk:
         self.durable = False
         self._unlogged: list[dict[str, Any]] = []
         self._children = {name: datamap.children(name) for name in datamap.datasets}
+        self._wave: _Wave | None = None
 
     # --- queueing -------------------------------------------------------------------------
 
@@ -214,6 +277,32 @@ class SystemWalk:
             with self.lock:
                 self._follow(owner, ds, row, children)
         return True
+
+    def _plain(self, ds: DatasetMap) -> bool:
+        """Rows of ``ds`` are only stored: no duplicates to drop, nothing to follow."""
+        return (
+            ds.name not in self.multi
+            and not self._children[ds.name]
+            and not ds.identities
+            and not self.exported
+        )
+
+    def _take_plain(self, owner: str, ds: DatasetMap, rows: list[Row]) -> None:
+        """:meth:`_take` for a batch of rows of a :meth:`_plain` dataset, minus the per-row
+        work that such a dataset does not need."""
+        if not rows:
+            return
+        key = (owner, ds.name)
+        cols = self.columns.get(key)
+        if cols is None:
+            cols = self.columns[key] = {}
+        for shape in dict.fromkeys(tuple(row) for row in rows):
+            if len(cols) < len(shape) or tuple(cols)[: len(shape)] != shape:
+                cols.update(dict.fromkeys(shape))
+        spool = self.spools.get(key)
+        if spool is None:
+            spool = self.spools[key] = RowSpool(self._spool_path(key))
+        spool.extend(rows)
 
     def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
         for child, ref in children:
@@ -303,30 +392,20 @@ class SystemWalk:
         return self.result()
 
     def _run_groups(self, groups: list[list[Lookup]], run_group: Any) -> None:
-        """Datasets of one wave in parallel, at most ``connections`` at a time."""
-        lanes = [groups[i :: self.connections] for i in range(min(self.connections, len(groups)))]
-
-        def lane(mine: list[list[Lookup]]) -> None:
-            for group in mine:
-                run_group(group)
-
-        others = [threads.submit(partial(lane, mine)) for mine in lanes[1:]]
-        errors = []
+        """Datasets of one wave, at most ``connections`` at a time (see :class:`_Wave`)."""
+        self._wave = _Wave(groups, run_group, self.connections)
         try:
-            lane(lanes[0])
-        except BaseException as exc:
-            errors.append(exc)
-        for future in others:
-            try:
-                future.result()
-            except BaseException as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+            self._wave.run()
+        finally:
+            self._wave = None
+
+    def _spread(self) -> None:
+        wave = self._wave
+        if wave is not None:
+            wave.spread()
 
     def _lookup(self, lookup: Lookup, entries: dict[str, tuple[object, set[str]]]) -> None:
-        if self.cancel.is_set():
-            raise Cancelled
+        self._check()
         name, column = lookup
         ds = self.map.datasets[name]
         owners_of = {v: owners for v, (_value, owners) in entries.items()}
@@ -334,16 +413,33 @@ class SystemWalk:
         touched: set[str] = set()
         sets = {frozenset(owners) for owners in owners_of.values()}
         single = next(iter(owners_of.values())) if len(sets) == 1 else None
-        for i, row in enumerate(self.connector.fetch(ds, column, values)):
-            if i % _CHECK_EVERY == 0 and self.cancel.is_set():
-                raise Cancelled
-            owners = single if single is not None else owners_of.get(norm(row.get(column)) or "")
-            if owners is None:
-                self.unmatched[name] += 1
-                continue
-            for owner in owners:
-                self._take(owner, ds, row)
-                touched.add(owner)
+        rows = iter(self.connector.fetch(ds, column, values))
+        while True:
+            with gc_paused():  # rows hold no reference cycles: see spool.gc_paused
+                batch = list(islice(rows, _CHECK_EVERY))
+                if batch and single is not None and self._plain(ds):
+                    for owner in single:
+                        self._take_plain(owner, ds, batch)
+                        touched.add(owner)
+                    batch_rows: list[Row] = []
+                else:
+                    batch_rows = batch
+                for row in batch_rows:
+                    if single is not None:
+                        owners = single
+                    else:
+                        found = owners_of.get(norm(row.get(column)) or "")
+                        if found is None:
+                            self.unmatched[name] += 1
+                            continue
+                        owners = found
+                    for owner in owners:
+                        self._take(owner, ds, row)
+                        touched.add(owner)
+            if len(batch) < _CHECK_EVERY:
+                break
+            self._check()
+            self._spread()
         mine = [self.spools[(owner, name)] for owner in sorted(touched)]
         for spool in mine:
             spool.commit()
@@ -353,6 +449,10 @@ class SystemWalk:
             self._unlogged.append(entry)
             if self.durable or any(spool.on_disk for spool in mine):
                 self._checkpoint()
+
+    def _check(self) -> None:
+        if self.cancel.is_set() or (self.deadline is not None and monotonic() > self.deadline):
+            raise Cancelled
 
     def _checkpoint(self) -> None:
         """Put committed rows on disk and log the lookups done since the last checkpoint.

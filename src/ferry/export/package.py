@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import stat
@@ -58,6 +59,7 @@ DATAPACKAGE = "data/datapackage.json"
 _MAX_NAME = 60
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
 _TOP_FILES = ("README.txt", "index.html", "datapackage.json")
+_IN_MEMORY_ROWS = 5_000  # up to this many rows, the zip is built in memory (a few MB at most)
 
 __all__ = [
     "PackageFile",
@@ -309,11 +311,20 @@ def write_package(
     path = Path(path)
     _writers(meta)  # an unknown format fails here, before anything is written
     planned = [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
+    small = sum(len(p.data.rows) for p in planned) <= _IN_MEMORY_ROWS
+    built: bytes | None = None
+    if small:  # a person's few rows: build the zip in memory, write it once, hash the bytes
+        buffer = io.BytesIO()
+        files = _write_zip(buffer, planned, meta, signer)
+        built = buffer.getvalue()
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as raw:
-            files = _write_zip(raw, planned, meta, signer)
+            if built is not None:
+                raw.write(built)
+            else:
+                files = _write_zip(raw, planned, meta, signer)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
@@ -321,6 +332,9 @@ def write_package(
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
-    digest, size = _hash_file(path)
+    if built is not None:
+        digest, size = hashlib.sha256(built).hexdigest(), len(built)
+    else:
+        digest, size = _hash_file(path)
     signed_by = signer.key_id if signer else None
     return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)

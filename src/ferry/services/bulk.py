@@ -37,6 +37,10 @@ class BulkResult:
     """Requests still collecting: a manual system's owner has not uploaded yet."""
 
 
+def _why(notes: dict[str, list[str]]) -> dict[str, str]:
+    return {"review_required": notes["review"][0]} if notes["review"] else {}
+
+
 def run_all(
     tenant_slug: str, actor: str, limit: int = MAX_BATCH, *, resume: bool = True
 ) -> BulkResult:
@@ -189,7 +193,7 @@ def deliver_partial(
     engine = gather.Collection(sources, [person], folder)
     gather.load_finished(engine)
     extra = [gather.gaps_dataset(gaps)]
-    package, _notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
+    package, notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
     gather.release(slug, request_id)
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
@@ -203,8 +207,8 @@ def deliver_partial(
             req.id,
             {"missing_systems": missing, "reason": reason[:500], "sha256": package.sha256},
         )
-        move(session, req, RequestState.REVIEW, actor, {"partial": True})
-        if not review:
+        move(session, req, RequestState.REVIEW, actor, {"partial": True, **_why(notes)})
+        if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)
         return RequestView.of(req, tenant.slug, package)

@@ -151,9 +151,11 @@ def _package(
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
         gather.release(slug, request_id)
+    review = packaging.needs_review(report)
     notes = {
         "unreachable": engine.unreachable(person),
         "discovered": sorted({i.type.value for i in engine.discovered(person)}),
+        "review": [review] if review else [],
     }
     return package, notes
 
@@ -193,9 +195,11 @@ def _finish(
                 "discovered_identity_types": sorted(set(notes["discovered"])),
                 "signed_by": package.signed_by,
                 "redactions": package.redactions or {},
+                **({"review_required": notes["review"][0]} if notes.get("review") else {}),
             },
         )
-        target = RequestState.REVIEW if tenant.review_required else RequestState.READY
+        must_review = tenant.review_required or bool(notes.get("review"))
+        target = RequestState.REVIEW if must_review else RequestState.READY
         move(session, req, target, actor)
         if target is RequestState.READY:
             notify.package_ready(session, req, tenant.slug, tenant.name)

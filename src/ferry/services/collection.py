@@ -6,6 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
@@ -26,14 +28,7 @@ def start(request_id: str, actor: str, tenant_id: int | None = None) -> RequestV
     """Move the request to ``collecting`` (a request already collecting may be run again)."""
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
-        state = RequestState(req.state)
-        if state is RequestState.COLLECTING:
-            record(session, tenant.id, actor, "collection.restarted", req.id)
-        elif state in _STARTABLE:
-            move(session, req, RequestState.COLLECTING, actor)
-        else:
-            hint = " verify the person first" if state is RequestState.AWAITING_VERIFICATION else ""
-            raise IllegalTransition(f"a request that is {state.value} cannot be collected;{hint}")
+        begin_in(session, req, tenant, actor)
         return RequestView.of(req, tenant.slug)
 
 
@@ -125,11 +120,13 @@ def _package(
     extra: list[DatasetRows] | None = None,
     cleanup: bool = True,
     device_only: bool = False,
+    tenant_keys: packaging.Keys | None = None,
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
-    rest), then delete the work folder."""
-    with unit_of_work() as session:
-        tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
+    rest), then delete the work folder. A bulk run passes the tenant's keys, read once."""
+    if tenant_keys is None:
+        with unit_of_work() as session:
+            tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
     found = engine.datasets(person)
     if device_only:  # a device request holds only what the map marks as device data
         found = [d for d in found if _is_device(engine, d)]
@@ -168,35 +165,64 @@ def _finish(
 ) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        session.add(package)
-        session.flush()
-        req.failure = None
-        record(
-            session,
-            tenant.id,
-            actor,
-            "package.created",
-            req.id,
-            {
-                "sha256": package.sha256,
-                "bytes": package.size,
-                "files": len(package.files),
-                "unreachable_datasets": notes["unreachable"],
-                "discovered_identity_types": sorted(set(notes["discovered"])),
-                "signed_by": package.signed_by,
-                "redactions": package.redactions or {},
-            },
-        )
-        target = RequestState.REVIEW if tenant.review_required else RequestState.READY
-        move(session, req, target, actor)
-        if target is RequestState.READY:
-            notify.package_ready(session, req, tenant.slug, tenant.name)
-        return RequestView.of(req, tenant.slug, package)
+        return finish_in(session, req, tenant, actor, package, notes)
+
+
+def finish_in(
+    session: Session,
+    req: Request,
+    tenant: Tenant,
+    actor: str,
+    package: Package,
+    notes: dict[str, list[str]],
+) -> RequestView:
+    """Record the package and move the request to review or ready, in the caller's transaction."""
+    session.add(package)
+    session.flush()
+    req.failure = None
+    record(
+        session,
+        tenant.id,
+        actor,
+        "package.created",
+        req.id,
+        {
+            "sha256": package.sha256,
+            "bytes": package.size,
+            "files": len(package.files),
+            "unreachable_datasets": notes["unreachable"],
+            "discovered_identity_types": sorted(set(notes["discovered"])),
+            "signed_by": package.signed_by,
+            "redactions": package.redactions or {},
+        },
+    )
+    target = RequestState.REVIEW if tenant.review_required else RequestState.READY
+    move(session, req, target, actor)
+    if target is RequestState.READY:
+        notify.package_ready(session, req, tenant.slug, tenant.name)
+    return RequestView.of(req, tenant.slug, package)
 
 
 def _fail(request_id: str, actor: str, reason: str) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        req.failure = reason[:2000]
-        move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
-        return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return fail_in(session, req, tenant, actor, reason)
+
+
+def fail_in(session: Session, req: Request, tenant: Tenant, actor: str, reason: str) -> RequestView:
+    """Move the request to failed with the reason, in the caller's transaction."""
+    req.failure = reason[:2000]
+    move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
+    return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+
+
+def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None:
+    """Move the request to ``collecting`` in the caller's transaction (see :func:`start`)."""
+    state = RequestState(req.state)
+    if state is RequestState.COLLECTING:
+        record(session, tenant.id, actor, "collection.restarted", req.id)
+    elif state in _STARTABLE:
+        move(session, req, RequestState.COLLECTING, actor)
+    else:
+        hint = " verify the person first" if state is RequestState.AWAITING_VERIFICATION else ""
+        raise IllegalTransition(f"a request that is {state.value} cannot be collected;{hint}")

@@ -162,14 +162,15 @@ def _settle_chunk(
     (as a one-by-one run would), so one bad request cannot hold back the others."""
     try:
         settled = BulkResult([], {})
-        with unit_of_work() as session:
+        with unit_of_work() as session, session.no_autoflush:
+            # written in one flush at the commit: a few statements for the whole chunk
             tenant = session.get_one(Tenant, tenant_id)
             found = requests.many(session, list(done), tenant_id)
             for request_id, outcome in done.items():
                 req = found[request_id]
                 gather.save_report(session, request_id, outcomes)
                 if isinstance(outcome, str):
-                    fail_in(session, req, tenant, actor, outcome)
+                    fail_in(session, req, actor, outcome)
                     settled.failed[request_id] = outcome
                 else:
                     finish_in(session, req, tenant, actor, *outcome)

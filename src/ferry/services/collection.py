@@ -165,7 +165,9 @@ def _finish(
 ) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        return finish_in(session, req, tenant, actor, package, notes)
+        finish_in(session, req, tenant, actor, package, notes)
+        session.flush()  # the package's defaults, for the view
+        return RequestView.of(req, tenant.slug, package)
 
 
 def finish_in(
@@ -175,10 +177,9 @@ def finish_in(
     actor: str,
     package: Package,
     notes: dict[str, list[str]],
-) -> RequestView:
+) -> None:
     """Record the package and move the request to review or ready, in the caller's transaction."""
     session.add(package)
-    session.flush()
     req.failure = None
     record(
         session,
@@ -200,20 +201,19 @@ def finish_in(
     move(session, req, target, actor)
     if target is RequestState.READY:
         notify.package_ready(session, req, tenant.slug, tenant.name)
-    return RequestView.of(req, tenant.slug, package)
 
 
 def _fail(request_id: str, actor: str, reason: str) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        return fail_in(session, req, tenant, actor, reason)
+        fail_in(session, req, actor, reason)
+        return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
 
 
-def fail_in(session: Session, req: Request, tenant: Tenant, actor: str, reason: str) -> RequestView:
+def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:
     """Move the request to failed with the reason, in the caller's transaction."""
     req.failure = reason[:2000]
     move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
-    return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
 
 
 def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ferry.domain.audit import ChainLink, canonical, link_hash
 from ferry.domain.clock import utcnow
-from ferry.store import tenants
+from ferry.store import tenants, txn
 from ferry.store.tables import AuditEvent, Tenant
 
 
@@ -52,25 +52,14 @@ def append(
     return event
 
 
-_LOCKS = "ferry.audit.locked"
-
-
 def _locked(session: Session, tenant_id: int) -> Tenant:
     """The tenant row, locked for this transaction (locked and re-read once per transaction)."""
-    transaction = session.get_transaction()
-    held: dict[int, Tenant] | None = None
-    if transaction is not None:
-        mark = session.info.get(_LOCKS)
-        if mark is not None and mark[0] is transaction:
-            held = mark[1]
-        else:
-            held = {}
-            session.info[_LOCKS] = (transaction, held)
-    tenant = held.get(tenant_id) if held is not None else None
+    held = txn.memo(session)
+    key = ("audit.locked", tenant_id)
+    tenant: Tenant | None = held.get(key)
     if tenant is None or tenant not in session:
         tenant = tenants.lock(session, tenant_id)
-        if held is not None:
-            held[tenant_id] = tenant
+        held[key] = tenant
     return tenant
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
@@ -40,15 +41,28 @@ def run(request_id: str, actor: str, tenant_id: int | None = None) -> RequestVie
 def execute(request_id: str, actor: str) -> RequestView:
     """The job body: collect, package, then review/ready or failed (with the reason)."""
     try:
-        package, notes = _collect_and_package(request_id)
+        package, notes, outcomes = _collect_and_package(request_id)
     except FerryError as exc:
         return _fail(request_id, actor, exc.message)
     except Exception as exc:  # a client system can fail in any way; record it, never lose it
         return _fail(request_id, actor, f"{type(exc).__name__}: {exc}")
-    return _finish(request_id, actor, package, notes)
+    return _finish(request_id, actor, package, notes, outcomes)
 
 
-def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]]:
+Collected = tuple[Package, dict[str, list[str]], dict[str, Outcome]]
+
+
+def _collect_and_package(request_id: str) -> Collected:
+    scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
+    try:
+        return _collect_from(request_id, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collect_from(request_id: str, scratch: Path) -> Collected:
+    """Everything the collection needs from the store is read in one transaction; the
+    collection report is saved with the outcome (with the package, or before failing)."""
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         person = gather.Person(
@@ -56,24 +70,15 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             [Identity.parse(i.type, i.value) for i in req.identities],
             Scope.from_dict(req.scope),
         )
-        waiting = manual.prepare(session, req, tenant)  # committed: tasks and emails stand
-    scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
-    try:
-        return _collect_from(request_id, person, scratch, waiting)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _collect_from(
-    request_id: str, person: gather.Person, scratch: Path, waiting: list[str]
-) -> tuple[Package, dict[str, list[str]]]:
-    with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        waiting = manual.prepare(session, req, tenant)
+        if waiting:
+            session.commit()  # tasks and emails stand whatever happens next
         uploads = manual.unseal_uploads(session, request_id, scratch)
         sources = gather.sources(session, tenant.id, uploads)
         meta = _meta(req, tenant, person.scope)
         slug = tenant.slug
         device_only = req.kind == "device"  # only the datasets the map marks as device data
+        tenant_keys = packaging.Keys.load(session, tenant) if sources else None
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
@@ -82,14 +87,28 @@ def _collect_from(
     folder = gather.work_folder(slug, request_id)
     engine = gather.Collection(sources, [person], folder)
     outcomes = engine.run()
-    with unit_of_work() as session:
-        gather.save_report(session, request_id, outcomes)
-        manual.mark_waiting(session, request_id, waiting)
-    if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
-        raise manual.WaitingForUploads(manual.waiting_message(waiting))
-    if engine.gaps():
+    if waiting or engine.gaps():
+        with unit_of_work() as session:
+            gather.save_report(session, request_id, outcomes)
+            manual.mark_waiting(session, request_id, waiting)
+        if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
+            raise manual.WaitingForUploads(manual.waiting_message(waiting))
         raise gather.GapError(gather.gap_summary(outcomes))
-    return _package(slug, request_id, engine, person, meta, device_only=device_only)
+    try:
+        package, notes = _package(
+            slug,
+            request_id,
+            engine,
+            person,
+            meta,
+            device_only=device_only,
+            tenant_keys=tenant_keys,
+        )
+    except BaseException:
+        with unit_of_work() as session:  # the report stands: every system was read
+            gather.save_report(session, request_id, outcomes)
+        raise
+    return package, notes, outcomes
 
 
 def _is_device(engine: gather.Collection, rows: DatasetRows) -> bool:
@@ -161,10 +180,16 @@ def _describe(scope: Scope) -> str:
 
 
 def _finish(
-    request_id: str, actor: str, package: Package, notes: dict[str, list[str]]
+    request_id: str,
+    actor: str,
+    package: Package,
+    notes: dict[str, list[str]],
+    outcomes: dict[str, Outcome] | None = None,
 ) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
+        if outcomes is not None:
+            gather.save_report(session, request_id, outcomes)
         finish_in(session, req, tenant, actor, package, notes)
         session.flush()  # the package's defaults, for the view
         return RequestView.of(req, tenant.slug, package)

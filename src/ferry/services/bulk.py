@@ -18,7 +18,7 @@ from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
-from ferry.services import gather, manual, notify, packaging
+from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging
 from ferry.services.audit import record
 from ferry.services.collection import (
     _fail,
@@ -133,9 +133,10 @@ def _start_chunk(chunk: list[str], actor: str, tenant_id: int, result: BulkResul
     """Move these requests to ``collecting`` in one transaction; a request that changed state
     since it was listed (withdrawn, say) is left out and reported."""
     started: list[str] = []
-    with unit_of_work() as session:
+    with unit_of_work() as session, session.no_autoflush:  # one flush, at the commit
         tenant = session.get_one(Tenant, tenant_id)
         found = requests.many(session, chunk, tenant_id)
+        opendsr_callbacks.prefetch(session, chunk)
         for request_id in chunk:
             req = found.get(request_id)
             if req is None:
@@ -166,6 +167,8 @@ def _settle_chunk(
             # written in one flush at the commit: a few statements for the whole chunk
             tenant = session.get_one(Tenant, tenant_id)
             found = requests.many(session, list(done), tenant_id)
+            opendsr_callbacks.prefetch(session, list(done))
+            delivery.prefetch_recipients(session, list(done))
             for request_id, outcome in done.items():
                 req = found[request_id]
                 gather.save_report(session, request_id, outcomes)

@@ -102,7 +102,9 @@ def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
     session.add(clock)
     req.due_date = found.due
     session.flush()
-    clock.over_limit = limits.check(session, req, rule)
+    over = limits.check(session, req, rule)
+    if over is not None:  # the row was written without one: setting None would cost an UPDATE
+        clock.over_limit = over
     if found.acknowledge_by is not None:
         _acknowledge(session, tenant, req, clock, rule)
     return clock

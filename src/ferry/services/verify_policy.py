@@ -64,7 +64,9 @@ def profile(session: Session, req: Request) -> RequestVerification:
     prof: RequestVerification | None = held.get(key)
     if prof is not None and prof in session:
         return prof
-    prof = session.get(RequestVerification, req.id)
+    prof = None
+    if ("request.new", req.id) not in held:  # a request made in this transaction has none yet
+        prof = session.get(RequestVerification, req.id)
     if prof is None:
         rules = rules_for(session, req.tenant_id, req.kind, req.jurisdiction)
         signals = initial_signals(req.kind)

@@ -160,7 +160,9 @@ def _settle_chunk(
 ) -> None:
     """Save each request's collection report and move it to ready/review or failed, the whole
     chunk in one transaction. Should that transaction fail, each request is settled on its own
-    (as a one-by-one run would), so one bad request cannot hold back the others."""
+    (as a one-by-one run would), so one bad request cannot hold back the others. Notices are
+    written as each request is settled, as in a one-by-one run: those written before the chunk's
+    transaction failed are written again when their requests are settled on their own."""
     try:
         settled = BulkResult([], {})
         with unit_of_work() as session, session.no_autoflush:

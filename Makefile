@@ -3,15 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PEOPLE := src/ferry/export/people_js
 
 .PHONY: run test check lint types layers bench bench-package clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(PEOPLE)/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Ferry needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# person-name recognition for redaction (compromise, pinned by the lock file); optional:
+	@# without Node, redaction finds names from the known people and titles only
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(PEOPLE) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: redaction will find names from known people and titles only"; fi
 	@touch $@
 
 run: $(STAMP)  ## set up and serve the demo on http://127.0.0.1:8000

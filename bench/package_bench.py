@@ -2,6 +2,7 @@
 
 For each format, the same rows are written by Ferry's writer and by a baseline that writes
 them directly with the standard library / orjson, each in a fresh process, in this run.
+The vCard and iCalendar baselines write exactly Ferry's bytes (checked before timing).
 Reported: MB/s (output bytes per CPU second), the time ratio ours/baseline (target: within
 1.3x), then the whole package (every format, zip, manifests, signature) against a zip of the
 baseline outputs, and peak RSS at N/10 and N rows with lazily made rows (flat = streaming).
@@ -10,6 +11,7 @@ baseline outputs, and peak RSS at N/10 and N rows with lazily made rows (flat = 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -33,10 +35,35 @@ def mbps(r: dict[str, Any]) -> float:
     return float(r["bytes"]) / max(float(r["cpu"]), 1e-9) / 1e6
 
 
+def check_same_bytes(rows: int = 20_000) -> None:
+    """vCard and iCalendar baselines must write Ferry's exact bytes for the benchmark rows
+    (the same escaping, folding and UIDs), or the ratio would compare different work. Run in
+    its own process: a child started later would report this process's peak RSS as its own."""
+    from bench.baselines import BASELINES
+    from bench.one import META
+    from bench.rows import dataset
+    from ferry.export.schema import infer_schema
+    from ferry.export.writers import WriterOptions, get_writer
+
+    for fmt in ("vcard", "ical"):
+        data = dataset(rows, lazy=True)
+        ours, base = io.BytesIO(), io.BytesIO()
+        get_writer(fmt, WriterOptions(stamp=META.created)).write(ours, data, infer_schema(data))
+        BASELINES[fmt](base, iter(data.rows))
+        if ours.getvalue() != base.getvalue():
+            raise SystemExit(f"{fmt}: the baseline's bytes differ from Ferry's; fix the baseline")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument("--check", action="store_true", help="only check the baselines' bytes")
+    args = parser.parse_args()
+    if args.check:
+        check_same_bytes()
+        return
+    subprocess.run([sys.executable, "-m", "bench.package_bench", "--check"], check=True)
+    rows = args.rows
     small = max(rows // 10, 1)
     print(f"rows: {rows:,} (list rows for speed; lazy rows for peak RSS)\n")
     print(

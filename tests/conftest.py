@@ -64,6 +64,7 @@ def _configure(monkeypatch: pytest.MonkeyPatch, var: Path, url: str) -> None:
     monkeypatch.setenv("FERRY_SECRET_KEY", secrets.token_urlsafe(32))
     monkeypatch.setenv("FERRY_PUBLIC_URL", "http://testserver")
     monkeypatch.delenv("FERRY_SMTP_URL", raising=False)
+    monkeypatch.delenv("FERRY_BROKER_URL", raising=False)  # jobs in-process unless a test asks
     reset_settings()
     dispose_engines()
     upgrade()

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     allow_loopback_callbacks: bool = False  # OpenDSR callbacks to http://127.0.0.1 (tests only)
     subject_token_days: int = 30
     jobs_inline_workers: int = 2
+    broker_url: str = Field(
+        default="", description="Celery broker (redis://… or amqp://…); empty: jobs in-process"
+    )
+    broker_queue: str = Field(default="ferry", description="the Celery queue Ferry's jobs use")
+    collect_every_s: int = Field(
+        default=30, description="seconds between sweeps that collect verified requests; 0: off"
+    )
     sms_provider: str = Field(default="outbox", description="outbox (var/sms-outbox/) or twilio")
     sms_url: str = Field(default="https://api.twilio.com", description="Twilio-style API base")
     sms_account: str = ""

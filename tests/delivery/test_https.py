@@ -11,16 +11,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ferry.crypto import httpsig
 from ferry.domain.errors import InvalidInput
-from ferry.services import delivery, recipients, requests
-from ferry.settings import get_settings
+from ferry.services import delivery, keys, recipients, requests
 from tests.delivery.conftest import ready_request
 from tests.delivery.peers import serve_app
 from tests.delivery.receiver import Receiver
 
 
 def sender_key() -> httpsig.SigningKey:
-    s = get_settings()
-    return httpsig.tenant_key(s.var_dir, "acme", s.public_url)
+    return keys.http_public_key("acme")
 
 
 @pytest.fixture
@@ -131,3 +129,85 @@ def test_tampered_body_fails_verification(shop: str, tmp_path: Path) -> None:
 def test_bad_https_recipient_refused(shop: str, config: dict[str, object]) -> None:
     with pytest.raises(InvalidInput):
         recipients.add("acme", "bad", "https", config, country="DE")
+
+
+def test_http_key_is_stored_wrapped_not_as_a_file(shop: str) -> None:
+    import base64
+
+    from ferry.db import unit_of_work
+    from ferry.settings import get_settings
+    from ferry.store.tables import TenantKey
+
+    key = sender_key()
+    assert key.key_id.endswith("/api/v1/tenants/acme/keys/http")
+    assert sender_key().public_pem() == key.public_pem()  # made once, then reused
+    raw = key.private.private_bytes_raw()
+    with unit_of_work() as session:
+        [row] = session.query(TenantKey).filter_by(purpose=keys.HTTP).all()
+        assert raw not in base64.b64decode(row.secret)
+    assert not list((get_settings().var_dir / "keys").glob("*/http-ed25519.pem"))
+
+
+def test_a_plain_key_file_from_an_earlier_version_is_adopted_then_removed(
+    ferry_env: Path,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from ferry.db import unit_of_work
+    from ferry.services import tenants
+    from ferry.settings import get_settings
+    from ferry.store.tables import AuditEvent
+
+    tenants.create_tenant("globex", "Globex", ["GB"], actor="test")
+    old = Ed25519PrivateKey.generate()
+    legacy = get_settings().var_dir / "keys" / "globex" / "http-ed25519.pem"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(
+        old.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    adopted = keys.http_public_key("globex")
+    assert adopted.private.private_bytes_raw() == old.private_bytes_raw()
+    assert not legacy.exists()
+    assert keys.http_public_key("globex").public_pem() == adopted.public_pem()
+    with unit_of_work() as session:
+        actions = [e.action for e in session.query(AuditEvent).all()]
+    assert actions.count("key.imported") == 1
+
+
+def test_an_unreadable_legacy_key_file_is_a_clear_error(ferry_env: Path) -> None:
+    from ferry.domain.errors import FerryError
+    from ferry.services import tenants
+    from ferry.settings import get_settings
+
+    tenants.create_tenant("globex", "Globex", ["GB"], actor="test")
+    legacy = get_settings().var_dir / "keys" / "globex" / "http-ed25519.pem"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(FerryError, match="not a readable Ed25519 key"):
+        keys.http_public_key("globex")
+    assert legacy.exists()  # left for the operator to look at
+
+
+def test_rotating_the_http_key_publishes_a_new_one(shop: str) -> None:
+    before = sender_key().public_pem()
+    keys.rotate("acme", keys.HTTP, "test")
+    assert sender_key().public_pem() != before
+
+
+def test_a_channel_given_no_key_refuses_to_send(tmp_path: Path) -> None:
+    from ferry.delivery.base import DeliveryError, Shipment
+    from ferry.delivery.https import HttpsChannel, HttpsConfig
+
+    rcv = Receiver()
+    channel = HttpsChannel(
+        HttpsConfig(url="https://rcv.example/inbox", age_recipient=rcv.age_recipient)
+    )
+    package = tmp_path / "p.zip"
+    package.write_bytes(b"PK")
+    shipment = Shipment("r1", "acme", package, "00", 2, "p.zip", "k1")
+    with pytest.raises(DeliveryError, match="no signing key"):
+        channel.deliver(shipment)

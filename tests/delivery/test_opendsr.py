@@ -280,3 +280,20 @@ def test_bulk_run_sends_the_callbacks(
     opendsr_callbacks.drain()
     assert [c["request_status"] for c in ctl.received] == ["in_progress", "completed"]
     assert {c["subject_request_id"] for c in ctl.received} == {sent["subject_request_id"]}
+
+
+def test_callback_host_resolving_inside_is_refused_at_send_time(
+    api, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferry.delivery import outbound
+
+    client, auth = api
+    sent = body(shop, ["https://cb.example.com/cb"])  # a public-looking name, accepted at intake
+    assert client.post("/opendsr/v1/requests", json=sent, headers=auth).status_code == 201
+    monkeypatch.setattr(outbound, "system_resolver", lambda host, port: ["10.0.0.5"])
+    rid = requests.list_requests("acme")[0].id
+    collection.run(rid, "agent")
+    opendsr_callbacks.drain()
+    rows = delivery.list_for(rid)
+    assert rows and all(r.state == "failed" for r in rows)
+    assert all("internal address (10.0.0.5)" in (r.error or "") for r in rows)

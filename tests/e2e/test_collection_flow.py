@@ -18,6 +18,7 @@ from ferry.services import (
     gather,
     packages,
     requests,
+    sweep,
     systems,
     tenants,
     verification,
@@ -140,6 +141,47 @@ def test_bulk_run_packages_each_person_alone(ferry_env: Path, tmp_path: Path) ->
     assert bulk.run_all("t", "agent").completed == []  # nothing left to do
 
 
+def test_failed_bulk_batch_resumes_from_what_was_done(ferry_env: Path, tmp_path: Path) -> None:
+    with serve(Api(bearer="s3cret-token")) as api:
+        _setup(tmp_path / "legacy", api)
+        ann, bob, cy = (_request(f"{n}@example.com") for n in ("ann", "bob", "cy"))
+        api.always_500 = True
+        failed = bulk.run_all("t", "agent")
+        assert failed.completed == [] and set(failed.failed) == {ann, bob, cy}
+        assert all("run --all t` resumes the batch" in m for m in failed.failed.values())
+        [(folder, members)] = gather.batches("t")
+        assert sorted(members) == sorted([ann, bob, cy])
+        api.always_500 = False  # the worker's sweep does not retry a gap: the agent decides
+        assert sweep.collect_pending() == {}
+        assert {requests.show(r).state for r in (ann, bob, cy)} == {"failed"}
+        api.always_500 = True
+        assert list(folder.glob(f"legacy/{bob}.*.spool"))
+        # a member delivered partially reads the batch's rows; one withdrawn leaves no rows
+        partial = bulk.deliver_partial(ann, "agent", "API down")
+        assert partial.state == "ready"
+        assert [r["email"] for r in _package(ann)["legacy/people"]] == ["ann@example.com"]
+        requests.withdraw(bob, "subject", "changed my mind")
+        assert not list(folder.glob(f"*/{bob}.*.spool")) and not list(folder.glob(f"*/{ann}.*"))
+        assert gather.batches("t") == [(folder, [cy])]
+        # the legacy system is not read again: its file is gone, yet cy's rows are there
+        (tmp_path / "legacy" / "people.csv").unlink()
+        api.always_500 = False
+        resumed = CliRunner().invoke(cli, ["request", "run", "--all", "t"])
+        assert resumed.exit_code == 0 and "1 packaged, 0 failed" in resumed.output
+    assert requests.show(cy).state == "ready"
+    rows = _package(cy)
+    assert [r["email"] for r in rows["legacy/people"]] == ["cy@example.com"]
+    assert {r["id"] for r in rows["api/orders"]} == {12, 15, 18, 21}
+    assert gather.batches("t") == [] and not folder.exists()
+    with unit_of_work() as session:
+        purged = session.scalars(
+            sa.select(AuditEvent.data).where(
+                AuditEvent.request_id == bob, AuditEvent.action == "request.data_purged"
+            )
+        ).one()
+    assert purged["bulk_batch"] is True
+
+
 def test_credentials_are_encrypted_and_never_shown(ferry_env: Path, tmp_path: Path) -> None:
     with serve(Api(bearer="s3cret-token")) as api:
         _setup(tmp_path / "legacy", api)
@@ -193,7 +235,7 @@ def test_api_gap_report_partial_delivery_and_bulk(ferry_env: Path, tmp_path: Pat
             api.always_500 = False
             second = _request("bob@example.com")
             bulk_run = client.post("/api/v1/tenants/t/requests/run-all", headers=auth)
-            assert bulk_run.json() == {"completed": [second], "failed": {}}
+            assert bulk_run.json() == {"completed": [second], "failed": {}, "waiting": []}
             assert (
                 client.post("/api/v1/tenants/t/requests/run-all", headers=nosy).status_code == 403
             )

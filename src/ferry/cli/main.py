@@ -22,7 +22,7 @@ from ferry.cli.tenant import apikey_app, system_app, tenant_app
 from ferry.cli.verify import verify_app
 from ferry.services import clock as clock_service
 from ferry.services import demo as demo_service
-from ferry.services.scheduler import sla_ticker
+from ferry.services.scheduler import sla_ticker, sweep_ticker
 from ferry.settings import get_settings
 from ferry.store.migrate import upgrade
 
@@ -66,11 +66,22 @@ def serve(
     sla_tick: int = typer.Option(
         300, "--sla-tick", help="seconds between SLA reminder passes; 0: leave it to cron"
     ),
+    collect_every: int | None = typer.Option(
+        None,
+        "--collect-every",
+        help="seconds between sweeps collecting verified requests (default FERRY_COLLECT_EVERY_S;"
+        " 0: off). Off when FERRY_BROKER_URL is set: `ferry worker --beat` sweeps then.",
+    ),
 ) -> None:
     """Serve the REST API and the portal (and run the SLA reminders in-process)."""
     settings = get_settings()
     upgrade()
-    ticker = sla_ticker(sla_tick).start() if sla_tick > 0 else None
+    sweep_s = settings.collect_every_s if collect_every is None else collect_every
+    tickers = []
+    if sla_tick > 0:
+        tickers.append(sla_ticker(sla_tick).start())
+    if sweep_s > 0 and not settings.broker_url:
+        tickers.append(sweep_ticker(sweep_s).start())
     try:
         uvicorn.run(
             "ferry.app:create_app",
@@ -80,8 +91,48 @@ def serve(
             log_level="info",
         )
     finally:
-        if ticker:
+        for ticker in tickers:
             ticker.stop()
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(2, "--concurrency", "-c", help="job processes"),
+    beat: bool = typer.Option(
+        False, "--beat", help="also run the schedule (SLA tick, collection sweep): one worker only"
+    ),
+    sla_tick: int = typer.Option(300, "--sla-tick", help="with --beat: seconds; 0: off"),
+    collect_every: int | None = typer.Option(
+        None, "--collect-every", help="with --beat: seconds (default FERRY_COLLECT_EVERY_S); 0: off"
+    ),
+    loglevel: str = typer.Option("info", "--loglevel"),
+) -> None:
+    """Run background jobs from the broker (FERRY_BROKER_URL: redis://… or amqp://…)."""
+    settings = get_settings()
+    if not settings.broker_url:
+        console.print(
+            "[red]error:[/red] set FERRY_BROKER_URL (redis://HOST:6379/0 or "
+            "amqp://USER:PASS@HOST:5672//) to run a worker; without one, `ferry serve` runs "
+            "jobs in-process"
+        )
+        raise typer.Exit(2)
+    from ferry.worker.celery_app import make_app
+
+    sweep_s = settings.collect_every_s if collect_every is None else collect_every
+    celery = make_app(settings.broker_url, settings.broker_queue, sla_tick, sweep_s)
+    argv = [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--queues={settings.broker_queue}",
+        "--hostname=ferry@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    celery.worker_main(argv)
 
 
 @app.command()

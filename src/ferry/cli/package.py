@@ -97,7 +97,9 @@ def signing_key(tenant: str, as_json: bool = JsonOpt) -> None:
 @handle_errors
 def rotate_key(
     tenant: str,
-    purpose: str = typer.Option("signing", "--purpose", help="signing or packages"),
+    purpose: str = typer.Option(
+        "signing", "--purpose", help="signing, packages or http (signs transfer requests)"
+    ),
 ) -> None:
     """Retire a tenant's current key; the next package gets a new one (old ones still open)."""
     retired = keys.rotate(tenant, purpose, "cli")

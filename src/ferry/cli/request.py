@@ -57,6 +57,14 @@ def _print(view: RequestView) -> None:
         console.print("  " + _clock_line(view.clock), highlight=False)
     if view.failure:
         console.print(f"  [red]failure:[/red] {escape(view.failure)}", highlight=False)
+    for t in view.waiting_for:
+        late = " [red]OVERDUE[/red]" if t["overdue"] else ""
+        console.print(
+            f"  [yellow]waiting for upload:[/yellow] {escape(t['system'])} from "
+            f"{escape(t['owner'] or 'no owner set')}, due {t['due_date']}{late} "
+            "(`ferry request tasks ID`)",
+            highlight=False,
+        )
     if view.package:
         console.print(f"  package {view.package.size} bytes, sha256 {view.package.sha256}")
         if view.package.signed_by:
@@ -216,10 +224,16 @@ def list_(
     if as_json:
         emit_json(found)
         return
-    table = Table("id", "kind", "state", "jurisdiction", "due")
+    table = Table("id", "kind", "state", "jurisdiction", "due", "waiting for")
     for v in found:
         state_text = v.state + (" (locked)" if v.verification_locked else "")
-        table.add_row(v.id, escape(v.kind), state_text, v.jurisdiction, v.due_date.isoformat())
+        waits = ", ".join(
+            f"{t['system']} upload due {t['due_date']}" + (" OVERDUE" if t["overdue"] else "")
+            for t in v.waiting_for
+        )
+        table.add_row(
+            v.id, escape(v.kind), state_text, v.jurisdiction, v.due_date.isoformat(), escape(waits)
+        )
     console.print(table)
 
 
@@ -228,7 +242,10 @@ def run_all(tenant: str, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     else:
-        console.print(f"{len(result.completed)} packaged, {len(result.failed)} failed")
+        waits = f", {len(result.waiting)} waiting for uploads" if result.waiting else ""
+        console.print(f"{len(result.completed)} packaged, {len(result.failed)} failed{waits}")
+        for request_id in result.waiting:
+            console.print(f"  {request_id} waiting (`ferry request tasks ID`)", highlight=False)
         for request_id, reason in result.failed.items():
             console.print(f"  [red]{request_id}[/red] {reason}", highlight=False)
     if result.failed:

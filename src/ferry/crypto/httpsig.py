@@ -5,9 +5,8 @@ the signature covers the method, the target URI, ``content-type``, ``content-dig
 the body, computed here while streaming), ``idempotency-key`` and ``x-ferry-package-sha256``, with
 ``created``, ``keyid``, ``alg`` and the tag ``ferry-transfer``.
 
-``tenant_key`` is a provisional hook: the tenant's Ed25519 key is generated once into
-``var/keys/TENANT/http-ed25519.pem`` (mode 0600). The package-signing work (issue 4) owns tenant
-signing keys; at merge this hook should return that key instead.
+The tenant's key itself is kept by ``services.keys`` (purpose ``http``, stored wrapped like
+every tenant key); this module only signs and verifies with what it is given.
 """
 
 from __future__ import annotations
@@ -57,23 +56,12 @@ def public_pem(key: Ed25519PublicKey) -> str:
     return raw.decode()
 
 
-def tenant_key(var_dir: Path, tenant: str, public_url: str) -> SigningKey:
-    """The tenant's Ed25519 HTTP-signing key, made on first use (see the module note)."""
-    path = var_dir / "keys" / tenant / "http-ed25519.pem"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pem)
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    assert isinstance(private, Ed25519PrivateKey)
-    return SigningKey(f"{public_url.rstrip('/')}/api/v1/tenants/{tenant}/keys/http", private)
+def load_private_pem(pem: bytes) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PKCS#8 PEM (the file format of keys made before 2026-11-30)."""
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ValueError("not an Ed25519 private key")
+    return private
 
 
 def file_digest(path: Path) -> str:
@@ -130,4 +118,4 @@ def verify(
     return str(results[0].parameters["keyid"])
 
 
-__all__ = ["COVERED", "TAG", "InvalidSignature", "SigningKey", "sign", "tenant_key", "verify"]
+__all__ = ["COVERED", "TAG", "InvalidSignature", "SigningKey", "load_private_pem", "sign", "verify"]

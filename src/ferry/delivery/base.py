@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from ferry.crypto.httpsig import SigningKey
 from ferry.domain.errors import FerryError
 
 
@@ -28,6 +29,7 @@ class Shipment:
     size: int
     filename: str
     idempotency_key: str
+    signing_key: SigningKey | None = None  # the tenant's HTTP-signing key, for channels that sign
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -21,7 +21,6 @@ from pydantic import field_validator
 
 from ferry.crypto import age, httpsig
 from ferry.delivery.base import ChannelConfig, DeliveryError, Receipt, Shipment
-from ferry.settings import get_settings
 
 _RETRY_STATUS = {408, 425, 429}
 MEDIA_TYPE = "application/vnd.ferry.package+age"
@@ -61,14 +60,6 @@ class HttpsConfig(ChannelConfig):
         return value.strip()
 
 
-KeySource = Callable[[str], httpsig.SigningKey]
-
-
-def _default_key(tenant: str) -> httpsig.SigningKey:
-    settings = get_settings()
-    return httpsig.tenant_key(settings.var_dir, tenant, settings.public_url)
-
-
 def encrypt_for_recipient(source: Path, target: Path, age_recipient: str) -> None:
     """Encrypt a file to one age X25519 recipient."""
     with source.open("rb") as fh:
@@ -78,9 +69,8 @@ def encrypt_for_recipient(source: Path, target: Path, age_recipient: str) -> Non
 class HttpsChannel:
     name: ClassVar[str] = "https"
 
-    def __init__(self, config: HttpsConfig, key_source: KeySource = _default_key) -> None:
+    def __init__(self, config: HttpsConfig) -> None:
         self.config = config
-        self.key_source = key_source
 
     def deliver(self, shipment: Shipment) -> Receipt:
         with tempfile.TemporaryDirectory(prefix="ferry-push-") as tmp:
@@ -100,7 +90,13 @@ class HttpsChannel:
             "X-Ferry-Filename": shipment.filename,
         }
         request = httpx.Request("POST", self.config.url, headers=headers, content=_chunks(sealed))
-        httpsig.sign(request, self.key_source(shipment.tenant))
+        if shipment.signing_key is None:
+            raise DeliveryError(
+                "no signing key was given for this transfer; it was not sent",
+                code="https_no_key",
+                retryable=False,
+            )
+        httpsig.sign(request, shipment.signing_key)
         return request
 
     def _send(self, request: httpx.Request) -> httpx.Response:

@@ -9,7 +9,8 @@ package, or its own gap report.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
-from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging
+from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging, uploads
 from ferry.services.audit import record
 from ferry.services.collection import (
     _fail,
@@ -44,17 +45,17 @@ T = TypeVar("T")
 class BulkResult:
     completed: list[str]
     failed: dict[str, str]
+    waiting: list[str] = field(default_factory=list)
+    """Requests still collecting: a manual system's owner has not uploaded yet."""
 
 
-def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
-    """Collect every verified request of the tenant together, then package each one.
-
-    The bookkeeping is batched: requests are moved to ``collecting`` and, once packaged, to
-    ``ready`` (or ``failed``) :data:`CHUNK` at a time, each chunk in one transaction that
-    appends all its audit events under one lock of the tenant's chain head. A crash loses at
-    most the packaging of the chunk in hand: its requests stay ``collecting``, nothing of
-    theirs is committed, and the run can be made again.
-    """
+def run_all(
+    tenant_slug: str, actor: str, limit: int = MAX_BATCH, *, resume: bool = True
+) -> BulkResult:
+    """Collect every verified request of the tenant together, then package each one. With
+    ``resume`` (the agent's ``run --all``), a batch that failed earlier is retried first, in its
+    own folder: the systems and lookups it had finished are not read again. The worker's sweep
+    passes ``resume=False``: retrying a gap is the agent's decision."""
     with unit_of_work() as session:
         tenant = tenants.get_by_slug(session, tenant_slug)
         query = (
@@ -66,10 +67,52 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
         ids = list(session.scalars(query))
         tenant_id = tenant.id
         has_manual = any(manual.is_manual(s) for s in systems.for_tenant(session, tenant_id))
-    if not ids:
-        return BulkResult([], {})
+    resumed = _failed_batches(tenant_slug, tenant_id) if resume else []
     if has_manual:  # uploads are per request: each is collected on its own
-        return _one_by_one(ids, actor, tenant_id)
+        return _one_by_one([i for _f, batch in resumed for i in batch] + ids, actor, tenant_id)
+    result = BulkResult([], {})
+    for folder, batch in resumed:
+        _merge(result, _batch(tenant_slug, tenant_id, batch, folder, actor))
+    if ids:
+        key = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
+        folder = gather.work_folder(tenant_slug, f"bulk-{key}")
+        _merge(result, _batch(tenant_slug, tenant_id, ids, folder, actor))
+    return result
+
+
+def _merge(into: BulkResult, part: BulkResult) -> None:
+    into.completed.extend(part.completed)
+    into.failed.update(part.failed)
+    into.waiting.extend(part.waiting)
+
+
+def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[str]]]:
+    """Earlier batches with gaps: their requests still failed (the others left the batch, e.g.
+    run on their own, delivered partially or withdrawn, and their rows are removed). A batch cut
+    by a crash is not taken over here (another worker may still be running it): its requests
+    stay ``collecting`` until run on their own, which removes them from it."""
+    found = []
+    for folder, ids in gather.batches(tenant_slug):
+        with unit_of_work() as session:
+            query = select(Request.id, Request.state).where(
+                Request.tenant_id == tenant_id, Request.id.in_(ids)
+            )
+            states = {str(i): str(state) for i, state in session.execute(query).all()}
+        still = [i for i in ids if states.get(i) == RequestState.FAILED.value]
+        for gone in [i for i in ids if i not in still]:
+            gather.release(tenant_slug, gone)
+        if still:
+            found.append((folder, still))
+    return found
+
+
+def _batch(
+    tenant_slug: str, tenant_id: int, ids: list[str], folder: Path, actor: str
+) -> BulkResult:
+    """One batch: its bookkeeping is done :data:`CHUNK` requests per transaction, each chunk
+    appending all its audit events under one lock of the tenant's chain head. A crash loses at
+    most the packaging of the chunk in hand: its requests stay ``collecting``, nothing of
+    theirs is committed, and they can be run again."""
     result = BulkResult([], {})
     started: list[str] = []
     for some in _chunks(ids):
@@ -95,14 +138,14 @@ def run_all(tenant_slug: str, actor: str, limit: int = MAX_BATCH) -> BulkResult:
         for i in ids:
             result.failed[i] = _fail(i, actor, reason).failure or reason
         return result
-    batch = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
-    engine = gather.Collection(sources, people, gather.work_folder(tenant_slug, f"bulk-{batch}"))
+    gather.write_batch(folder, ids)  # before collecting: a crash leaves a batch to resume
+    engine = gather.Collection(sources, people, folder)
     outcomes = engine.run()
     for chunk in _chunks(people):
         done: dict[str, tuple[Package, dict[str, list[str]]] | str] = {}
         for person in chunk:
             if engine.gaps():
-                done[person.key] = gather.gap_summary(outcomes)
+                done[person.key] = gather.gap_summary(outcomes) + _RESUME.format(tenant_slug)
                 continue
             try:
                 done[person.key] = _package(
@@ -195,12 +238,20 @@ def _settle_chunk(
     result.failed.update(settled.failed)
 
 
+_RESUME = (
+    " (collected in a bulk batch: `ferry request run --all {}` resumes the batch where it "
+    "stopped; `ferry request run ID` collects this request again on its own)"
+)
+
+
 def _one_by_one(ids: list[str], actor: str, tenant_id: int) -> BulkResult:
     result = BulkResult([], {})
     for request_id in ids:
         view = run(request_id, actor, tenant_id)
         if view.state in (RequestState.READY.value, RequestState.REVIEW.value):
             result.completed.append(request_id)
+        elif view.state == RequestState.COLLECTING.value and view.waiting_for:
+            result.waiting.append(request_id)
         else:
             result.failed[request_id] = view.failure or view.state
     return result
@@ -214,9 +265,13 @@ def deliver_partial(
         raise InvalidInput("say why the request is delivered without the missing systems")
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
-        if req.state != RequestState.FAILED.value:
+        waiting = req.state == RequestState.COLLECTING.value and bool(
+            uploads.open_tasks(session, [req.id])
+        )
+        if req.state != RequestState.FAILED.value and not waiting:
             raise IllegalTransition(
-                f"only a failed collection can be delivered partially; this one is {req.state}"
+                "only a failed collection, or one waiting for uploads, can be delivered "
+                f"partially; this one is {req.state}"
             )
         gaps = gather.report(session, req.id)
         missing = [g.system for g in gaps if g.status != "done"]
@@ -231,9 +286,12 @@ def deliver_partial(
         slug, review = tenant.slug, tenant.review_required
     statement = f"; incomplete: these systems could not be read: {', '.join(missing)}"
     meta = replace(meta, scope=meta.scope + statement)
-    engine = gather.Collection(sources, [person], gather.work_folder(slug, request_id))
+    folder = gather.folder_for(slug, request_id)  # a bulk batch's, if it was collected in one
+    engine = gather.Collection(sources, [person], folder)
     gather.load_finished(engine)
-    package, _notes = _package(slug, request_id, engine, person, meta, [gather.gaps_dataset(gaps)])
+    extra = [gather.gaps_dataset(gaps)]
+    package, _notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
+    gather.release(slug, request_id)
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         session.add(package)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
-from ferry.services import gather, manual, notify, packaging
+from ferry.services import gather, manual, notify, packaging, uploads
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -23,6 +24,7 @@ from ferry.store import requests, tenants
 from ferry.store.tables import Package, Request, Tenant
 
 _STARTABLE = (RequestState.VERIFIED, RequestState.FAILED, RequestState.REVIEW)
+_REBUILDABLE = RequestState.READY  # not yet delivered: back to review, then collected again
 
 
 def start(request_id: str, actor: str, tenant_id: int | None = None) -> RequestView:
@@ -42,6 +44,8 @@ def execute(request_id: str, actor: str) -> RequestView:
     """The job body: collect, package, then review/ready or failed (with the reason)."""
     try:
         package, notes, outcomes = _collect_and_package(request_id)
+    except manual.WaitingForUploads as exc:
+        return _wait(request_id, actor, exc.message)
     except FerryError as exc:
         return _fail(request_id, actor, exc.message)
     except Exception as exc:  # a client system can fail in any way; record it, never lose it
@@ -73,8 +77,8 @@ def _collect_from(request_id: str, scratch: Path) -> Collected:
         waiting = manual.prepare(session, req, tenant)
         if waiting:
             session.commit()  # tasks and emails stand whatever happens next
-        uploads = manual.unseal_uploads(session, request_id, scratch)
-        sources = gather.sources(session, tenant.id, uploads)
+        unsealed = manual.unseal_uploads(session, request_id, scratch)
+        sources = gather.sources(session, tenant.id, unsealed)
         meta = _meta(req, tenant, person.scope)
         slug = tenant.slug
         device_only = req.kind == "device"  # only the datasets the map marks as device data
@@ -93,7 +97,8 @@ def _collect_from(request_id: str, scratch: Path) -> Collected:
             manual.mark_waiting(session, request_id, waiting)
         if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
             raise manual.WaitingForUploads(manual.waiting_message(waiting))
-        raise gather.GapError(gather.gap_summary(outcomes))
+        also = f"; still waiting for uploads from: {', '.join(waiting)}" if waiting else ""
+        raise gather.GapError(gather.gap_summary(outcomes) + also)
     try:
         package, notes = _package(
             slug,
@@ -157,8 +162,8 @@ def _package(
     )
     folder = get_settings().packages_dir / slug / request_id
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
-    if cleanup:
-        gather.remove_work(engine.folder)
+    if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
+        gather.release(slug, request_id)
     notes = {
         "unreachable": engine.unreachable(person),
         "discovered": sorted({i.type.value for i in engine.discovered(person)}),
@@ -232,7 +237,26 @@ def _fail(request_id: str, actor: str, reason: str) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         fail_in(session, req, actor, reason)
-        return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return replace(view, waiting_for=uploads.open_tasks(session, [req.id]).get(req.id, []))
+
+
+def _wait(request_id: str, actor: str, message: str) -> RequestView:
+    """Everything readable is collected; the request stays ``collecting`` for the uploads."""
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        req.failure = None
+        waiting = uploads.open_tasks(session, [req.id]).get(req.id, [])
+        record(
+            session,
+            tenant.id,
+            actor,
+            "collection.waiting",
+            req.id,
+            {"systems": [t["system"] for t in waiting], "due": [t["due_date"] for t in waiting]},
+        )
+        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return replace(view, waiting_for=waiting)
 
 
 def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:
@@ -246,6 +270,9 @@ def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None
     state = RequestState(req.state)
     if state is RequestState.COLLECTING:
         record(session, tenant.id, actor, "collection.restarted", req.id)
+    elif state is _REBUILDABLE:
+        move(session, req, RequestState.REVIEW, actor, {"rebuild": True})
+        move(session, req, RequestState.COLLECTING, actor)
     elif state in _STARTABLE:
         move(session, req, RequestState.COLLECTING, actor)
     else:

@@ -26,7 +26,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import Conflict, FerryError, NotFound
 from ferry.domain.models import RequestState
 from ferry.jurisdictions.transfers import Outcome
-from ferry.services import consents, jobs, notify, packaging, transfers
+from ferry.services import consents, jobs, keys, notify, packaging, transfers
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
@@ -172,6 +172,7 @@ def _claim(
             {"channel": recipient.channel, "recipient": recipient.name, "sha256": package.sha256},
         )
         plain = get_settings().var_dir / "tmp" / "deliveries" / f"{key}.zip"
+        signs = recipient.channel == "https"  # HTTPS pushes are signed (RFC 9421)
         shipment = Shipment(
             request_id=req.id,
             tenant=tenant.slug,
@@ -180,6 +181,7 @@ def _claim(
             size=package.size,
             filename=f"{tenant.slug}-{req.id}.zip",
             idempotency_key=key,
+            signing_key=keys.http_signing_key(session, tenant) if signs else None,
         )
         return key, shipment, recipient.channel, dict(recipient.config)
 
@@ -323,12 +325,12 @@ def schedule_after_commit(session: Session, request_id: str) -> None:
     """Once this transaction commits, send the package in the background (job queue)."""
 
     def start(_session: Session) -> None:
-        jobs.submit(f"deliver:{request_id}", lambda: _deliver_quietly(request_id))
+        jobs.enqueue("deliver", request_id)
 
     event.listen(session, "after_commit", start, once=True)
 
 
-def _deliver_quietly(request_id: str) -> DeliveryView | None:
+def deliver_quietly(request_id: str) -> DeliveryView | None:
     try:
         return deliver(request_id, "system")
     except FerryError:

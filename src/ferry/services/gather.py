@@ -6,6 +6,7 @@ crash or a failed system resumes where it stopped) and are deleted once its pack
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,6 +175,61 @@ def load_finished(collection: Collection) -> None:
 
 def remove_work(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- bulk batches -------------------------------------------------------------------------
+# A bulk run collects many requests in one folder, ``var/work/TENANT/bulk-KEY/``; its
+# ``batch.json`` names the requests, so a failed batch is resumed by the next ``run --all``
+# and each request can be found (partial delivery) or removed (withdrawal) from it.
+
+_MANIFEST = "batch.json"
+
+
+def write_batch(folder: Path, request_ids: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (folder / _MANIFEST).write_text(json.dumps({"requests": request_ids}), encoding="utf-8")
+
+
+def batches(tenant_slug: str) -> list[tuple[Path, list[str]]]:
+    """The tenant's bulk folders still on disk (a failed batch) with their requests."""
+    found = []
+    for manifest in sorted(
+        (get_settings().var_dir / "work" / tenant_slug).glob(f"bulk-*/{_MANIFEST}")
+    ):
+        try:
+            ids = json.loads(manifest.read_text(encoding="utf-8"))["requests"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # torn by a crash before the batch started: nothing to resume
+        found.append((manifest.parent, [str(i) for i in ids]))
+    return found
+
+
+def folder_for(tenant_slug: str, request_id: str) -> Path:
+    """Where the request's rows are: a bulk batch's folder if it was collected in one."""
+    for folder, ids in batches(tenant_slug):
+        if request_id in ids:
+            return folder
+    return work_folder(tenant_slug, request_id)
+
+
+def release(tenant_slug: str, request_id: str) -> dict[str, int]:
+    """Delete the request's collected rows: its own work folder, and its rows in (and its place
+    on) any bulk batch; a batch nobody is left in goes entirely."""
+    own = work_folder(tenant_slug, request_id)
+    gone = {"work_folders": int(own.exists()), "bulk_spools": 0}
+    remove_work(own)
+    for folder, ids in batches(tenant_slug):
+        if request_id not in ids:
+            continue
+        for spool in folder.glob(f"*/{request_id}.*.spool"):
+            spool.unlink(missing_ok=True)
+            gone["bulk_spools"] += 1
+        rest = [i for i in ids if i != request_id]
+        if rest:
+            write_batch(folder, rest)
+        else:
+            remove_work(folder)
+    return gone
 
 
 def show_report(request_id: str) -> list[GapView]:

@@ -1,4 +1,5 @@
-"""Tenant keys: an Ed25519 signing key and an AES package key per tenant, made on first use.
+"""Tenant keys, made on first use: an Ed25519 package-signing key, an AES package key, and an
+Ed25519 key that signs transfer requests over HTTP (RFC 9421).
 
 Secret parts are stored wrapped (AES-GCM) under a key derived from the settings secret with
 HKDF, bound to the tenant, purpose and key id; the database alone opens nothing.
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from ferry.crypto import httpsig
 from ferry.crypto.envelope import unwrap, wrap
 from ferry.crypto.signing import Signer, public_pem
 from ferry.db import unit_of_work
@@ -28,6 +30,8 @@ from ferry.store.tables import Tenant, TenantKey
 
 SIGNING = "signing"
 PACKAGES = "packages"
+HTTP = "http"
+PURPOSES = (SIGNING, PACKAGES, HTTP)
 
 
 def _kek() -> bytes:
@@ -63,15 +67,62 @@ def _store(
 
 def signer_for(session: Session, tenant: Tenant) -> Signer:
     """The tenant's signing key (made, and stored wrapped, the first time)."""
-    row = keys.active(session, tenant.id, SIGNING)
+    return _ed25519(session, tenant, SIGNING)
+
+
+def _ed25519(session: Session, tenant: Tenant, purpose: str) -> Signer:
+    row = keys.active(session, tenant.id, purpose)
     if row is None:
         tenants.lock(session, tenant.id)
-        row = keys.active(session, tenant.id, SIGNING)
+        row = keys.active(session, tenant.id, purpose)
     if row is not None:
         return Signer.from_raw(_open(row))
-    signer = Signer.generate()
-    _store(session, tenant.id, SIGNING, signer.key_id, signer.private_raw(), signer.public_raw)
+    signer = _legacy_http_key(session, tenant) if purpose == HTTP else None
+    signer = signer or Signer.generate()
+    _store(session, tenant.id, purpose, signer.key_id, signer.private_raw(), signer.public_raw)
     return signer
+
+
+def _legacy_http_key(session: Session, tenant: Tenant) -> Signer | None:
+    """Adopt an HTTP-signing key that an earlier version kept as a plain PEM file in
+    ``var/keys/TENANT/``, so receivers that trust it keep working; the file is then removed."""
+    path = get_settings().var_dir / "keys" / tenant.slug / "http-ed25519.pem"
+    if not path.is_file():
+        return None
+    try:
+        signer = Signer(httpsig.load_private_pem(path.read_bytes()))
+    except ValueError as exc:
+        raise FerryError(
+            f"{path} is not a readable Ed25519 key ({exc}); move it away to make a new key",
+            code="http_key_unreadable",
+            status=500,
+        ) from None
+    record(
+        session,
+        tenant.id,
+        "system",
+        "key.imported",
+        None,
+        {"purpose": HTTP, "key_id": signer.key_id, "from": "var/keys (plain file, removed)"},
+    )
+    session.flush()
+    path.unlink()
+    return signer
+
+
+def http_key_id(slug: str) -> str:
+    """The ``keyid`` a transfer signature names: where receivers fetch the public key."""
+    return f"{get_settings().public_url.rstrip('/')}/api/v1/tenants/{slug}/keys/http"
+
+
+def http_signing_key(session: Session, tenant: Tenant) -> httpsig.SigningKey:
+    """The tenant's key for signing transfer requests (made, and stored wrapped, on first use)."""
+    return httpsig.SigningKey(http_key_id(tenant.slug), _ed25519(session, tenant, HTTP).private)
+
+
+def http_public_key(slug: str) -> httpsig.SigningKey:
+    with unit_of_work() as session:
+        return http_signing_key(session, tenants.get_by_slug(session, slug))
 
 
 def package_key(session: Session, tenant: Tenant) -> tuple[str, bytes]:
@@ -146,8 +197,10 @@ def rotate(slug: str, purpose: str, actor: str) -> str:
     Retired keys are kept: old packages still open (package keys) and still verify against
     the published list (signing keys). Returns the retired key's id, or "" if there was none.
     """
-    if purpose not in (SIGNING, PACKAGES):
-        raise FerryError(f"no key purpose {purpose!r}; use {SIGNING} or {PACKAGES}", status=422)
+    if purpose not in PURPOSES:
+        raise FerryError(
+            f"no key purpose {purpose!r}; use one of: {', '.join(PURPOSES)}", status=422
+        )
     with unit_of_work() as session:
         tenant = tenants.lock(session, tenants.get_by_slug(session, slug).id)
         row = keys.active(session, tenant.id, purpose)

@@ -3,9 +3,17 @@
 A system at ``manual:`` / ``manual://OWNER-EMAIL`` cannot be read by Ferry. When a request is
 collected, each such system gets a task: its owner is emailed a one-time upload link
 (``/u/TOKEN``; only the token's SHA-256 is stored), uploads the person's rows as CSV or JSON
-Lines, one file per dataset of the system's map, checked with the file connector's parser. The
-request waits until every task is uploaded (or the agent delivers partial). Uploaded files are
-sealed at rest (``crypto.box``) and read back only into the collection's private folder.
+Lines, one file per dataset of the system's map, checked with the file connector's parser.
+Uploaded files are sealed at rest (``crypto.box``) and read back only into the collection's
+private folder.
+
+While a task is open the request stays ``collecting`` (the statutory clock runs: it is the
+client's own system) and shows the task and its due date. The last upload continues the
+collection. A task past its due date is a gap: the request fails with it in its gap report and
+the agent re-issues the link (``request run``) or delivers partial. An upload arriving after the
+package was built without it is kept and the agent told (``request run`` rebuilds the package
+before it goes out); once the request is delivered, withdrawn, rejected or closed the link is
+refused and nothing is stored.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ from ferry.crypto import box
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError, InvalidInput, NotFound
+from ferry.domain.models import RequestState
 from ferry.services import notify
 from ferry.services.audit import record
+from ferry.services.lifecycle import move
 from ferry.services.requests import load
+from ferry.services.uploads import OPEN
 from ferry.settings import get_settings
 from ferry.store import systems
 from ferry.store.tables import CollectionSystem, ManualTask, Request, System, Tenant
@@ -49,9 +60,23 @@ class LinkGone(FerryError):
     status = 410
 
 
+class RequestClosed(LinkGone):
+    code = "upload_request_closed"
+
+
 class WaitingForUploads(FerryError):
+    """Not a failure: the request stays ``collecting`` until the owners upload."""
+
     code = "waiting_for_uploads"
     status = 409
+
+
+_CLOSED = {
+    RequestState.DELIVERED: "was answered already",
+    RequestState.CLOSED: "is closed",
+    RequestState.WITHDRAWN: "was withdrawn",
+    RequestState.REJECTED: "was refused",
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +91,9 @@ class TaskView:
 
     @property
     def overdue(self) -> bool:
-        return self.state == "pending" and self.due_date < utcnow().date()
+        return self.state == "expired" or (
+            self.state == "pending" and self.due_date < utcnow().date()
+        )
 
 
 def is_manual(system: System) -> bool:
@@ -106,7 +133,8 @@ def prepare(session: Session, req: Request, tenant: Tenant) -> list[str]:
                 ManualTask.request_id == req.id, ManualTask.system == system.name
             )
         )
-        if task is None or (task.state != "uploaded" and task.expires_at <= utcnow()):
+        renew = task is not None and (task.expires_at <= utcnow() or task.state == "cancelled")
+        if task is None or (task.state != "uploaded" and renew):
             _issue(session, req, tenant, system, task)
         elif task.state == "uploaded":
             continue
@@ -167,11 +195,47 @@ def _task(session: Session, token: str) -> ManualTask:
     task = session.scalar(select(ManualTask).where(ManualTask.token_hash == _hash(token[:200])))
     if task is None:
         raise NotFound("this upload link is not valid", code="upload_link_unknown")
+    state = RequestState(session.get_one(Request, task.request_id).state)
+    if state in _CLOSED or task.state == "cancelled":
+        why = _CLOSED.get(state, "no longer needs these records")
+        raise RequestClosed(
+            f"the request this link was for {why}; nothing was uploaded or stored. "
+            "If you think the records are still needed, contact the privacy team."
+        )
     if task.state == "uploaded":
         raise LinkGone("this upload link has already been used")
     if task.expires_at <= utcnow():
         raise LinkGone("this upload link has expired; ask the privacy team for a new one")
     return task
+
+
+def _refused(token: str) -> None:
+    """Record an upload refused because its request is over; tell the agent if the request
+    was answered without these records (they may want to send them on)."""
+    with unit_of_work() as session:
+        task = session.scalar(select(ManualTask).where(ManualTask.token_hash == _hash(token[:200])))
+        if task is None:
+            return
+        req, tenant = load(session, task.request_id, None)
+        data = {"system": task.system, "request_state": req.state}
+        record(
+            session,
+            tenant.id,
+            f"owner:{task.owner or 'unknown'}",
+            "manual.upload.refused",
+            req.id,
+            data,
+        )
+        if req.state == RequestState.DELIVERED and tenant.agent_email:
+            body = (
+                f"The owner of {task.system!r} tried to upload records for request {req.id} after "
+                "it was delivered; the upload was refused and nothing was stored. If the "
+                "package went out without these records, the person can be sent them under a "
+                "new request.\n"
+            )
+            notify.send(
+                session, req, tenant.agent_email, "Late upload refused", body, "manual-late"
+            )
 
 
 def open_task(token: str) -> TaskView:
@@ -185,6 +249,14 @@ def open_task(token: str) -> TaskView:
 
 def upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
     """Check and store one dataset's file; the task is done once every dataset has one."""
+    try:
+        return _upload(token, dataset, filename, data)
+    except RequestClosed:
+        _refused(token)
+        raise
+
+
+def _upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
     with unit_of_work() as session:
         task = _task(session, token)
         req, tenant = load(session, task.request_id, None)
@@ -219,7 +291,50 @@ def upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
             record(
                 session, tenant.id, "system", "manual.task.done", req.id, {"system": system.name}
             )
+            _late(session, req, tenant, system.name)
         return _view(task, list(maps))
+
+
+def _late(session: Session, req: Request, tenant: Tenant, system: str) -> None:
+    """A task finished after the collection moved on: keep the upload, tell the agent."""
+    state = RequestState(req.state)
+    if state is RequestState.COLLECTING:
+        return  # the upload page continues the collection (``should_continue``)
+    if state in (RequestState.REVIEW, RequestState.READY):
+        what = (
+            f"The package of request {req.id} was built without {system!r}; its owner has "
+            "now uploaded the records. `ferry request run ID` rebuilds the package with them "
+            "before it goes out (otherwise it goes out as it is, with the gap stated)."
+        )
+    else:
+        what = (
+            f"The owner of {system!r} has uploaded the records for request {req.id} "
+            f"(now {state.value}). `ferry request run ID` continues the collection with them."
+        )
+    record(
+        session,
+        tenant.id,
+        "system",
+        "manual.uploaded_late",
+        req.id,
+        {"system": system, "request_state": state.value},
+    )
+    if tenant.agent_email:
+        notify.send(
+            session, req, tenant.agent_email, "Records uploaded", what + "\n", "manual-late"
+        )
+
+
+def should_continue(request_id: str) -> bool:
+    """Every task of a request still collecting is uploaded: its collection can go on."""
+    with unit_of_work() as session:
+        req = session.get(Request, request_id)
+        if req is None or req.state != RequestState.COLLECTING.value:
+            return False
+        query = select(ManualTask.id).where(
+            ManualTask.request_id == request_id, ManualTask.state.in_(OPEN)
+        )
+        return session.scalar(query.limit(1)) is None
 
 
 def _check(
@@ -295,6 +410,8 @@ def unseal_uploads(session: Session, request_id: str, folder: Path) -> dict[str,
         target = folder / task.system
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
         for dataset, info in task.files.items():
+            if "file" not in info:  # purged (retention): nothing to read back
+                continue
             path = target / f"{dataset}{info['suffix']}"
             path.write_bytes(
                 box.unseal(secret, _PURPOSE, (get_settings().var_dir / info["file"]).read_bytes())
@@ -325,8 +442,10 @@ def waiting_message(waiting: list[str]) -> str:
 
 def expire_overdue() -> list[str]:
     """Mark tasks whose link expired unanswered as ``expired`` (once each, audited, the
-    tenant's agent told); ``request system due-date`` for each. The next ``request run``
-    sends the owner a new link."""
+    tenant's agent told); ``request system due-date`` for each. A request waiting for it
+    fails with the system as a gap; the agent's next ``request run`` sends the owner a new
+    link, or the agent delivers partial. A task of a request already answered or ended is
+    closed quietly; one whose request went out partially is marked without an email."""
     found = []
     with unit_of_work() as session:
         query = select(ManualTask).where(
@@ -334,10 +453,16 @@ def expire_overdue() -> list[str]:
         )
         for task in session.scalars(query.with_for_update()).all():
             req, tenant = load(session, task.request_id, None)
+            if RequestState(req.state) in _CLOSED:  # nothing waits for it any more
+                task.state = "cancelled"
+                continue
             task.state = "expired"
             data = {"system": task.system, "owner": task.owner, "due": task.due_date.isoformat()}
             record(session, tenant.id, "system", "manual.task.expired", req.id, data)
-            if tenant.agent_email:
+            if req.state == RequestState.COLLECTING.value:
+                _overdue_gap(session, req, task)
+            needs_agent = req.state == RequestState.FAILED.value  # not a package out already
+            if tenant.agent_email and needs_agent:
                 body = (
                     f"The owner of {task.system!r} ({task.owner or 'no owner set'}) did not "
                     f"upload the records for request {req.id} by {task.due_date.isoformat()}. "
@@ -348,3 +473,26 @@ def expire_overdue() -> list[str]:
                 )
             found.append(f"{req.id} {task.system} {task.due_date.isoformat()}")
     return found
+
+
+def _overdue_gap(session: Session, req: Request, task: ManualTask) -> None:
+    """The request waited for this task in vain: the system is a gap, the request fails."""
+    problem = (
+        f"the owner ({task.owner or 'no owner set'}) did not upload by {task.due_date.isoformat()}"
+    )
+    row = session.scalar(
+        select(CollectionSystem).where(
+            CollectionSystem.request_id == req.id, CollectionSystem.system == task.system
+        )
+    )
+    if row is None:
+        row = CollectionSystem(request_id=req.id, system=task.system, attempts=0, rows=0)
+        session.add(row)
+    row.status, row.error, row.warnings = "failed", problem, []
+    reason = (
+        f"collection is incomplete; manual system {task.system!r}: {problem}. Send a new link "
+        "with `ferry request run ID`, or deliver what was found with "
+        "`ferry request deliver-partial ID --reason ...`"
+    )
+    req.failure = reason
+    move(session, req, RequestState.FAILED, "system", {"reason": reason[:500]})

@@ -18,12 +18,14 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
+from ferry.delivery import outbound
 from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
 from ferry.intake.opendsr import status_of
 from ferry.services import opendsr
 from ferry.services.audit import record
 from ferry.services.delivery import Retry
+from ferry.settings import get_settings
 from ferry.store import deliveries, txn
 from ferry.store.tables import Delivery, OpenDsrLink, Request, Tenant
 
@@ -156,8 +158,11 @@ def _send_one(
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> str | None:
     """None when the controller accepted it (2xx); otherwise what went wrong."""
+    allow_loopback = get_settings().allow_loopback_callbacks
     try:
-        answer = httpx.post(url, content=body, headers=headers, timeout=15.0)
+        answer = outbound.post(url, body, headers, 15.0, allow_loopback)
+    except outbound.UnsafeDestination as exc:
+        return f"refused: {exc}"
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
     if 200 <= answer.status_code < 300:

@@ -15,7 +15,7 @@ from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.export.writers import parse_formats
 from ferry.jurisdictions import due_date, rule_for
-from ferry.services import clock, consents, notify, recipients, verification
+from ferry.services import clock, consents, notify, recipients, uploads, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
@@ -23,6 +23,8 @@ from ferry.store import requests, tenants, txn
 from ferry.store.tables import Request, RequestIdentity, Tenant
 
 MAX_IDENTITIES = 10
+_MAY_WAIT = ("collecting", "failed", "review", "ready", "paused", "extended")
+"""States in which a request can have manual upload tasks open (shown with it)."""
 
 
 def submit(
@@ -129,7 +131,8 @@ def show(request_id: str, tenant_id: int | None = None, *, with_events: bool = T
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
-        view = replace(view, clock=clock.summary(session, req))
+        waits = uploads.open_tasks(session, [req.id] if req.state in _MAY_WAIT else [])
+        view = replace(view, clock=clock.summary(session, req), waiting_for=waits.get(req.id, []))
         if with_events:
             view.events.extend(
                 {
@@ -163,7 +166,11 @@ def list_requests(
         found = requests.list_for_tenant(
             session, tenant.id, state, date.today() if overdue else None
         )
-        return [RequestView.of(r, tenant.slug) for r in found]
+        waiting = uploads.open_tasks(session, [r.id for r in found if r.state in _MAY_WAIT])
+        return [
+            replace(RequestView.of(r, tenant.slug), waiting_for=waiting.get(r.id, []))
+            for r in found
+        ]
 
 
 def approve(request_id: str, actor: str, tenant_id: int | None = None) -> RequestView:

@@ -1,5 +1,7 @@
 """Retention: packages are removed once the tenant's retention period is over; each purge is
-recorded (a ``package_purges`` row and an audit event) and a delivered request is closed."""
+recorded (a ``package_purges`` row and an audit event) and a delivered request is closed. The
+system owners' sealed uploads for the request go with its last package (``manual.uploads.purged``):
+they were kept only to rebuild it."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
-from ferry.services import recipients
+from ferry.services import recipients, uploads
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import tenants
@@ -74,4 +77,21 @@ def _purge_tenant(tenant_id: int, slug: str, cutoff: datetime, days: int) -> lis
             if req.state == RequestState.DELIVERED:
                 move(session, req, RequestState.CLOSED, "system", {"reason": reason})
             done.append(Purged(slug, req.id, package.sha256, package.created_at, existed))
+        session.flush()
+        for request_id in dict.fromkeys(p.request_id for p in done):
+            req = session.get_one(Request, request_id)
+            if _all_purged(session, request_id):
+                uploads.purge_uploads(
+                    session, req, f"the package's retention of {days} days is over"
+                )
     return done
+
+
+def _all_purged(session: Session, request_id: str) -> bool:
+    """No package of the request is left (a newer rebuild keeps the uploads it came from)."""
+    query = (
+        select(Package.id)
+        .outerjoin(PackagePurge, PackagePurge.package_id == Package.id)
+        .where(Package.request_id == request_id, PackagePurge.package_id.is_(None))
+    )
+    return session.scalar(query.limit(1)) is None

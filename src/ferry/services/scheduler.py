@@ -1,7 +1,9 @@
-"""The embedded scheduler: runs periodic jobs (the SLA tick) on a daemon thread in `ferry serve`.
+"""The embedded scheduler: periodic jobs (the SLA tick, the collection sweep) on daemon threads
+in `ferry serve`.
 
-Scale-out deployments run ``ferry sla tick`` from cron (or a Celery beat) instead; the tick is
-idempotent, so two schedulers running at once send nothing twice.
+Scale-out deployments run them on Celery beat instead (``ferry worker --beat``; see
+``ferry.worker``), or ``ferry sla tick`` from cron; the tick is idempotent, so two schedulers
+running at once send nothing twice.
 """
 
 from __future__ import annotations
@@ -43,7 +45,21 @@ class Ticker:
             self._thread = None
 
 
-def sla_ticker(interval: float) -> Ticker:
+def sla_tick() -> None:
+    """The periodic deadline work: SLA reminders, and manual uploads past their due date (each
+    becomes a gap the agent decides on). The ``sla-tick`` job of ``ferry worker --beat``."""
+    from ferry.services.manual import expire_overdue
     from ferry.services.sla import run_due_reminders
 
-    return Ticker(run_due_reminders, interval, "ferry-sla-tick")
+    run_due_reminders()
+    expire_overdue()
+
+
+def sla_ticker(interval: float) -> Ticker:
+    return Ticker(sla_tick, interval, "ferry-sla-tick")
+
+
+def sweep_ticker(interval: float) -> Ticker:
+    from ferry.services.sweep import collect_pending
+
+    return Ticker(collect_pending, interval, "ferry-collect-sweep")

@@ -58,6 +58,8 @@ class RequestView:
     package: PackageView | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     clock: dict[str, Any] | None = None
+    waiting_for: list[dict[str, Any]] = field(default_factory=list)
+    """Manual systems' upload tasks still open: system, owner, state, due_date, overdue."""
 
     @classmethod
     def of(cls, r: Request, tenant_slug: str, package: Package | None = None) -> RequestView:

@@ -5,6 +5,7 @@ Once every dataset is uploaded the request's collection continues on its own."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, File, Form, Request, UploadFile
@@ -79,11 +80,25 @@ def _still_open(token: str) -> manual.TaskView | None:
 
 
 def _continue(request_id: str) -> None:
-    """Every upload is in: collect and package (a request the agent moved on is left alone)."""
+    """Every upload is in: collect and package. Only a request still collecting with nothing
+    else awaited goes on; one the agent moved on (failed, partial) is theirs to re-run. Two
+    last uploads finishing together start one run (it began after both were stored)."""
+    with _lock:
+        if request_id in _running:
+            return
+        _running.add(request_id)
     try:
-        collection.run(request_id, "manual-upload")
+        if manual.should_continue(request_id):
+            collection.run(request_id, "manual-upload")
     except FerryError as exc:
         log.info("request %s not continued after upload: %s", request_id, exc.message)
+    finally:
+        with _lock:
+            _running.discard(request_id)
+
+
+_lock = threading.Lock()
+_running: set[str] = set()
 
 
 async def _size_limit(request: Request, call_next: Any) -> Response:

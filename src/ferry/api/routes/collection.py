@@ -31,6 +31,9 @@ class PartialIn(BaseModel):
 class BulkOut(BaseModel):
     completed: list[str]
     failed: dict[str, str]
+    waiting: list[str] = Field(
+        default_factory=list, description="still collecting: waiting for a manual upload"
+    )
 
 
 @router.get("/requests/{request_id}/collection", response_model=list[GapOut])
@@ -51,4 +54,4 @@ def run_all(slug: str, who: Caller) -> BulkOut:
     """Collect every verified request of the tenant together (bulk mode)."""
     check_tenant(who, slug)
     result = bulk.run_all(slug, who.actor)
-    return BulkOut(completed=result.completed, failed=result.failed)
+    return BulkOut(completed=result.completed, failed=result.failed, waiting=result.waiting)

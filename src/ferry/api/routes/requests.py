@@ -116,7 +116,7 @@ def run_collection(
     if wait:
         view = collection.execute(request_id, who.actor)
         return JSONResponse(RequestRead.of(view).model_dump(mode="json"), status_code=200)
-    jobs.submit(f"collect:{request_id}", lambda: collection.execute(request_id, who.actor))
+    jobs.enqueue("collect", request_id, who.actor)
     return JSONResponse(RequestRead.of(view).model_dump(mode="json"), status_code=202)
 
 

@@ -80,6 +80,11 @@ class RequestRead(BaseModel):
     package: PackageOut | None
     events: list[dict[str, Any]]
     clock: dict[str, Any] | None = None
+    waiting_for: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="manual systems' upload tasks still open (system, owner, state, due_date, "
+        "overdue): the request stays collecting until they are uploaded",
+    )
 
     @classmethod
     def of(cls, view: RequestView) -> RequestRead:

@@ -8,8 +8,9 @@ writer: the package renders it as ``data/index.html`` (see ``ferry.export.report
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -45,6 +46,13 @@ class Writer(Protocol):
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
         """Stream the dataset into ``sink``; return the number of rows (or records) written."""
         ...
+
+
+def batches(rows: Iterable[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    """The rows ``size`` at a time (the last batch may be shorter), read lazily."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 WriterFactory = Callable[[WriterOptions], Writer]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 
 from ferry.export.jsonenc import BytesSink
+from ferry.export.writers.columns import Columns, Piece
 
 _LIMIT = 75  # octets per line, not counting CRLF
 _SPECIAL = re.compile("[\\\\,;\x00-\x1f\x7f]")
@@ -84,10 +86,79 @@ def block(lines: Iterable[str]) -> bytes:
     return "".join(parts).encode("utf-8", "replace")
 
 
+def _slicer(count: int) -> Callable[[str], tuple[str, ...]]:
+    """The pieces of a folded ASCII line of ``count`` pieces, cut in one C call."""
+    first = [slice(0, _LIMIT)]
+    rest = [slice(_LIMIT + 74 * k, _LIMIT + 74 * (k + 1)) for k in range(count - 1)]
+    return itemgetter(*first, *rest)
+
+
+_SLICERS = [_slicer(count) for count in range(2, 18)]  # lines of 76 to 1,259 characters
+
+
 def _fold_ascii(line: str) -> str:
     """A long ASCII line folded: 75 characters, then 74 per continuation line."""
+    count = (len(line) - 2) // (_LIMIT - 1)  # continuation lines
+    if count <= len(_SLICERS):
+        return "\r\n ".join(_SLICERS[count - 1](line))
     pieces = [line[i : i + _LIMIT - 1] for i in range(_LIMIT, len(line), _LIMIT - 1)]
     return "\r\n ".join([line[:_LIMIT], *pieces])
+
+
+def line_text(line: str) -> str:
+    """One content line with its CRLF, folded when longer than 75 octets (as ``fold``)."""
+    if line.isascii():
+        return line + "\r\n" if len(line) <= _LIMIT else _fold_ascii(line) + "\r\n"
+    return fold(line).decode("utf-8")
+
+
+# --- column-wise content lines ---------------------------------------------------------------
+#
+# The vCard and iCalendar writers build a chunk of cards or events at a time, one column per
+# property value, so that the checks (does anything need escaping, is every line ASCII and
+# short enough not to fold) run once over a column in C instead of once per value in Python.
+# A column that fails a check takes the per-value path (``escape``, ``line_text``), which is
+# what the writers did for every value before; the bytes are the same either way.
+
+
+def plain(text: str) -> bool:
+    """Whether ``escape`` leaves the text as it is."""
+    return _SPECIAL.search(text) is None
+
+
+def escape_column(values: list[str]) -> list[str]:
+    """``escape`` of every value; one scan of the column when nothing needs escaping."""
+    return values if plain("".join(values)) else list(map(escape, values))
+
+
+class Chunk(Columns):
+    """The content lines of ``size`` cards or events, property by property.
+
+    ``add`` takes one line per row as pieces: constant text and columns (one value per row,
+    already escaped); ``column`` takes whole lines (with CRLF, or ``""`` for none).
+    """
+
+    def add(self, pieces: Sequence[Piece], skip: list[bool] | None = None) -> None:
+        """One content line per row (none where ``skip`` is true), folded where needed."""
+        columns = [p for p in pieces if not isinstance(p, str)]
+        width = sum(len(p) for p in pieces if isinstance(p, str))
+        width += sum(max(map(len, c), default=0) for c in columns)
+        short = width <= _LIMIT and all("".join(c).isascii() for c in columns)
+        if short and skip is None:
+            self.parts.extend(pieces)
+            self.parts.append("\r\n")
+            return
+        cells = zip(*self.iterables(pieces), strict=True)
+        finish = (lambda line: line + "\r\n") if short else line_text
+        if skip is None:
+            self.parts.append([finish("".join(cell)) for cell in cells])
+        else:
+            rows = zip(skip, cells, strict=True)
+            self.parts.append(["" if s else finish("".join(c)) for s, c in rows])
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", "replace")
 
 
 def write_blocks(sink: BytesSink, blocks: Iterable[bytes], size: int = 1 << 16) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -20,11 +21,12 @@ from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
 from ferry.export.schema import DatasetSchema
 from ferry.export.values import decimal_text, to_text
-from ferry.export.writers.base import WriterOptions
+from ferry.export.writers.base import WriterOptions, batches
 
 BOM = b"\xef\xbb\xbf"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
-_BATCH = 512
+_BATCH = 512  # rows converted and written at a time
+_STARTS = re.compile("(?:^|\0)[=+\\-@\t\r']")  # a value after a NUL starts with a trigger
 
 
 def neutralise(cell: str) -> str:
@@ -81,13 +83,30 @@ class CsvWriter:
         if self.options.csv_bom:
             sink.write(BOM)
         count = 0
-        for row in data.rows:
-            out.writerow([_FAST.get(type(v), cell_text)(v) for v in map(row.get, names)])
-            count += 1
-            if count % _BATCH == 0:
-                _drain(buffer, sink)
+        for rows in batches(data.rows, _BATCH):
+            columns = [_cells([row.get(n) for row in rows]) for n in names]
+            out.writerows(zip(*columns, strict=True) if names else [()] * len(rows))
+            count += len(rows)
+            _drain(buffer, sink)
         _drain(buffer, sink)
         return count
+
+
+def _cells(values: list[object]) -> list[str]:
+    """The cells of one column of a batch (as ``cell_text``): one conversion for the column
+    when its values are all of one common type, and one scan for formula triggers."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind is str:
+            texts = cast(list[str], values)
+            return (
+                texts if _STARTS.search("\0".join(texts)) is None else list(map(_text_cell, texts))
+            )
+        convert = _FAST.get(kind)
+        if convert is not None:
+            return list(map(convert, values))
+    return [_FAST.get(type(v), cell_text)(v) for v in values]
 
 
 def _drain(buffer: io.StringIO, sink: BytesSink) -> None:

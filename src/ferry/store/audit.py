@@ -63,6 +63,27 @@ def _locked(session: Session, tenant_id: int) -> Tenant:
     return tenant
 
 
+def lock_chain(session: Session, tenant_id: int) -> Tenant:
+    """Lock the tenant's chain now, for the rest of the transaction, and return the tenant row.
+
+    A use-case that will append anyway may take the lock first, before it changes anything: the
+    lock's ``SELECT`` then has nothing to flush, and later appends use the row in hand.
+    """
+    return _locked(session, tenant_id)
+
+
+def lock_chain_by_slug(session: Session, slug: str) -> Tenant:
+    """As :func:`lock_chain`, finding the tenant by its slug (one ``SELECT … FOR UPDATE``)."""
+    tenant = tenants.lock_by_slug(session, slug)
+    held = txn.memo(session)  # after the first statement: the transaction has begun
+    key = ("audit.locked", tenant.id)
+    found: Tenant | None = held.get(key)
+    if found is not None and found in session:
+        return found  # locked before in this transaction; the row in hand is the head
+    held[key] = tenant
+    return tenant
+
+
 def links(session: Session, tenant_id: int, slug: str) -> Iterator[ChainLink]:
     query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.seq)
     for ev in session.scalars(query.execution_options(yield_per=1000)):

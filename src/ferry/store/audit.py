@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from ferry.domain.audit import ChainLink, canonical, link_hash
@@ -22,13 +22,14 @@ def append(
     action: str,
     request_id: str | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Add the next event to the tenant's chain. The tenant row is locked while the link is made.
 
     The first append of a transaction locks the tenant row and re-reads the chain head; later
     appends in the same transaction use the row in hand (the lock is held until the end of the
     transaction, so nobody else can move the head meanwhile). Events are written with the next
-    flush (at the latest the commit), all in one statement.
+    flush (at the latest the commit), all in one ``INSERT`` after the flush's other statements;
+    a rolled-back transaction or savepoint drops those not written yet, as the ORM would.
     """
     tenant = _locked(session, tenant_id)
     seq = tenant.audit_seq + 1
@@ -36,20 +37,42 @@ def append(
     payload = copy.deepcopy(data) if data else {}  # what is hashed is what is stored
     content = canonical(seq, tenant.slug, at, actor, action, request_id, payload)
     digest = link_hash(tenant.audit_head, content)
-    event = AuditEvent(
-        tenant_id=tenant_id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        request_id=request_id,
-        data=payload,
-        prev_hash=tenant.audit_head,
-        hash=digest,
+    # The tenant row changes with every event, so the session always has a flush to make
+    # while events wait: they are written by ``_write_pending`` at the end of that flush.
+    session.info.setdefault(_PENDING, []).append(
+        {
+            "tenant_id": tenant_id,
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "request_id": request_id,
+            "data": payload,
+            "prev_hash": tenant.audit_head,
+            "hash": digest,
+        }
     )
-    session.add(event)
     tenant.audit_seq, tenant.audit_head = seq, digest
-    return event
+
+
+_PENDING = "ferry.audit.pending"
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
+
+
+@event.listens_for(Session, "after_flush")
+def _write_pending(session: Session, _context: object) -> None:
+    """Write the events appended since the last flush, in the same transaction (plain Core:
+    nobody reads them back as ORM objects in the transaction that made them)."""
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.connection().execute(_INSERT, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, _transaction: object) -> None:
+    """A transaction or savepoint ended without flushing (a rollback): its events go with it.
+    A commit flushes first, so nothing is pending then."""
+    session.info.pop(_PENDING, None)
 
 
 def _locked(session: Session, tenant_id: int) -> Tenant:

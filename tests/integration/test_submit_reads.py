@@ -78,3 +78,19 @@ def test_submit_and_attest_chain_verifies(ferry_env_any: Path) -> None:
     assert actions[0] == "request.received"
     assert "request.awaiting_verification" in actions and actions[-1] == "request.verified"
     assert requests.show(ids[-1]).state == "verified"
+
+
+def test_pending_events_are_read_in_their_transaction(ferry_env_any: Path) -> None:
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    tid = _tenant_id()
+    with unit_of_work() as session:
+        store_audit.append(session, tid, "agent", "first", "r1", {"n": 1})
+        store_audit.append(session, tid, "agent", "second", "r1")
+        seen = [e.action for e in audit.events_for(session, tid, "r1")]  # flushes, then reads
+        assert seen == ["first", "second"]
+        store_audit.append(session, tid, "agent", "third", "r1")
+    with unit_of_work() as session:
+        stored = [(e.seq, e.action, e.data) for e in audit.events_for(session, tid, "r1")]
+    assert [a for _, a, _ in stored] == ["first", "second", "third"]
+    assert stored[0][2] == {"n": 1} and [s for s, _, _ in stored] == sorted(s for s, _, _ in stored)
+    assert audit.verify_tenant("t").ok

@@ -94,3 +94,15 @@ def test_pending_events_are_read_in_their_transaction(ferry_env_any: Path) -> No
     assert [a for _, a, _ in stored] == ["first", "second", "third"]
     assert stored[0][2] == {"n": 1} and [s for s, _, _ in stored] == sorted(s for s, _, _ in stored)
     assert audit.verify_tenant("t").ok
+
+
+def test_events_are_written_even_without_a_flush(ferry_env_any: Path) -> None:
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    tid = _tenant_id()
+    with unit_of_work() as session:
+        store_audit.append(session, tid, "agent", "orphan", "r2")
+        session.expire(session.get_one(Tenant, tid))  # the head's change is undone
+    with unit_of_work() as session:
+        assert [e.action for e in audit.events_for(session, tid, "r2")] == ["orphan"]
+    report = audit.verify_tenant("t")
+    assert not report.ok and "deleted from the end" in (report.problem or "")

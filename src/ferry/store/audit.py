@@ -68,6 +68,15 @@ def _write_pending(session: Session, _context: object) -> None:
         session.connection().execute(_INSERT, rows)
 
 
+@event.listens_for(Session, "before_commit")
+def _write_if_nothing_to_flush(session: Session) -> None:
+    """A safety net: should the tenant's change have been undone (an expired row), the commit
+    would have no flush to carry the waiting events; write them anyway rather than lose them
+    (``ferry audit verify`` then reports the head that did not move)."""
+    if session.info.get(_PENDING) and not (session.new or session.dirty or session.deleted):
+        _write_pending(session, None)
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _drop_pending(session: Session, _transaction: object) -> None:
     """A transaction or savepoint ended without flushing (a rollback): its events go with it.

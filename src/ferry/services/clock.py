@@ -101,7 +101,6 @@ def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
         clock.paused_since, clock.pause_reason = req.received_at, "identity"
     session.add(clock)
     req.due_date = found.due
-    session.flush()
     over = limits.check(session, req, rule)
     if over is not None:  # the row was written without one: setting None would cost an UPDATE
         clock.over_limit = over

@@ -39,17 +39,17 @@ _SENT = (
 def on_state_change(
     session: Session, req: Request, target: RequestState, data: dict[str, Any]
 ) -> None:
-    email = next((i.value for i in req.identities if i.type == IdentityType.EMAIL), None)
-    if email is None:
-        return
-    tenant = session.get_one(Tenant, req.tenant_id)
     via = data.get("via")
-    if target in TEXTS:
+    if target in TEXTS:  # which notice first: most moves send none, and need no identities
         subject, body = TEXTS[target]
     elif target is S.DELIVERED and via not in (None, "download"):
         subject, body = _SENT
     else:
         return
+    email = next((i.value for i in req.identities if i.type == IdentityType.EMAIL), None)
+    if email is None:
+        return
+    tenant = session.get_one(Tenant, req.tenant_id)
     fields = {"name": tenant.name, "ref": req.id[:8], "recipient": data.get("recipient", "them")}
     link = notify.portal_url(tenant.slug, req.id)
     text = body.format(**fields) + f"\n\nOpen {link} to see it.\n"

@@ -19,6 +19,7 @@ from ferry.services import clock, consents, notify, recipients, uploads, verific
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
+from ferry.store import audit as chain
 from ferry.store import requests, tenants, txn
 from ferry.store.tables import Request, RequestIdentity, Tenant
 
@@ -48,7 +49,9 @@ def submit(
     if len(identities) > MAX_IDENTITIES:
         raise InvalidInput(f"at most {MAX_IDENTITIES} identities per request")
     with unit_of_work() as session:
-        tenant = tenants.get_by_slug(session, tenant_slug)
+        # Every submission appends to the tenant's chain: lock it first, while nothing is
+        # pending, so that the lock needs no flush and the appends reuse the row.
+        tenant = chain.lock_chain_by_slug(session, tenant_slug)
         code = _jurisdiction(tenant, jurisdiction)
         received = utcnow()
         req = Request(
@@ -66,8 +69,7 @@ def submit(
         req.identities = [
             RequestIdentity(type=i.type.value, value=i.value) for i in dict.fromkeys(identities)
         ]
-        session.add(req)
-        session.flush()
+        session.add(req)  # written with the next flush (at the latest the commit)
         txn.memo(session)[("request.new", req.id)] = True  # made in this transaction
         clock.start(session, tenant, req)
         record(

@@ -45,12 +45,11 @@ def rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) ->
 
 
 def _rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) -> PolicyRules:
-    found = {
-        (p.kind, p.jurisdiction): p
-        for p in session.scalars(
-            select(VerificationPolicy).where(VerificationPolicy.tenant_id == tenant_id)
-        )
-    }
+    query = select(VerificationPolicy).where(VerificationPolicy.tenant_id == tenant_id)
+    with session.no_autoflush:  # policies are not written with requests: no flush for them
+        rows = [*session.scalars(query)]
+    rows += [p for p in txn.pending(session, VerificationPolicy) if p.tenant_id == tenant_id]
+    found = {(p.kind, p.jurisdiction): p for p in rows}
     for key in ((kind, jurisdiction), (kind, "*"), ("*", jurisdiction), ("*", "*")):
         if key in found:
             return PolicyRules.model_validate(found[key].rules)
@@ -77,8 +76,7 @@ def profile(session: Session, req: Request) -> RequestVerification:
             signals=signals,
             methods=rules.methods or registry.names(),
         )
-        session.add(prof)
-        session.flush()
+        session.add(prof)  # written with the next flush
     held[key] = prof
     return prof
 

@@ -25,7 +25,8 @@ from ferry.services.verify_policy import (
     rules_for,
 )
 from ferry.settings import get_settings
-from ferry.store import requests
+from ferry.store import audit as chain
+from ferry.store import clocks, requests
 from ferry.store import verification as store
 from ferry.store.tables import AuthorizedAgent, Request, Tenant, VerificationDocument
 from ferry.verify.agents import AgentAttested
@@ -303,7 +304,7 @@ def attest(
     if len(note.strip()) < 5:
         raise InvalidInput("say how you verified the person (a note of at least 5 characters)")
     with unit_of_work() as session:
-        req = requests.get(session, request_id, tenant_id)
+        req = requests.get(session, request_id, tenant_id, identities=False)
         if not awaiting_verification(req):
             raise IllegalTransition(
                 f"a request that is {req.state} cannot be attested; it is not awaiting verification"
@@ -321,6 +322,10 @@ def attest(
         if not outcome.passed:
             raise InvalidInput("the attestation was not accepted; say how you verified")
         actor = f"agent:{agent.strip()}"[:200]
-        req.verification_locked = False
+        # Read and lock what verifying touches before anything changes, so that no read has
+        # pending changes to flush first: the attempt counter, the clock, then the chain.
         verify_guard.reset_request(session, req)
+        clocks.clock_for(session, req.id, lock=True)
+        chain.lock_chain(session, req.tenant_id)
+        req.verification_locked = False
         grant(session, req, "agent", outcome, actor, {"note": note.strip()[:2000], "role": role})

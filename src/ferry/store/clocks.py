@@ -7,20 +7,36 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ferry.store import txn
 from ferry.store.tables import Request, RequestClock, RequestIdentity, TenantSla
 
 OPEN_STATES_EXCLUDED = ("delivered", "closed", "rejected", "withdrawn")
 
 
 def sla_for(session: Session, tenant_id: int) -> TenantSla | None:
-    return session.get(TenantSla, tenant_id)
+    """The tenant's SLA settings, without flushing the transaction's pending rows for it."""
+    with session.no_autoflush:
+        found = session.get(TenantSla, tenant_id)
+    if found is not None:
+        return found
+    return next((r for r in txn.pending(session, TenantSla) if r.tenant_id == tenant_id), None)
 
 
 def clock_for(session: Session, request_id: str, *, lock: bool = False) -> RequestClock | None:
+    """The request's clock; ``lock`` locks it for the rest of the transaction, and a clock
+    locked before in the same transaction is the row in hand (no second read)."""
+    key = ("clocks.locked", request_id)
+    if lock:
+        held: RequestClock | None = txn.memo(session).get(key)
+        if held is not None and held in session and held not in session.deleted:
+            return held
     query = select(RequestClock).where(RequestClock.request_id == request_id)
     if lock:
         query = query.with_for_update()
-    return session.scalars(query).one_or_none()
+    found = session.scalars(query).one_or_none()
+    if lock and found is not None:
+        txn.memo(session)[key] = found
+    return found
 
 
 def open_request_ids(session: Session) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ferry.domain.errors import NotFound
 from ferry.store.tables import Package, Request, VerificationCode
@@ -13,9 +13,16 @@ from ferry.store.tables import Package, Request, VerificationCode
 _TERMINAL = ("delivered", "closed", "rejected", "withdrawn")
 
 
-def get(session: Session, request_id: str, tenant_id: int | None = None) -> Request:
-    """A request by id; with ``tenant_id``, one of that tenant's only (others look absent)."""
+def get(
+    session: Session, request_id: str, tenant_id: int | None = None, *, identities: bool = True
+) -> Request:
+    """A request by id; with ``tenant_id``, one of that tenant's only (others look absent).
+
+    ``identities=False`` leaves the identities to be read on first use, for a caller that most
+    often does not need them (a second ``SELECT`` spared)."""
     query = select(Request).where(Request.id == request_id)
+    if not identities:
+        query = query.options(lazyload(Request.identities))
     if tenant_id is not None:
         query = query.where(Request.tenant_id == tenant_id)
     found = session.scalars(query).one_or_none()

@@ -31,5 +31,16 @@ def lock(session: Session, tenant_id: int) -> Tenant:
     return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
+def lock_by_slug(session: Session, slug: str) -> Tenant:
+    """As :func:`lock`, by slug: ``NotFound`` when there is no such tenant."""
+    query = select(Tenant).where(Tenant.slug == slug).with_for_update()
+    tenant = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if tenant is None:
+        raise NotFound(
+            f"no tenant {slug!r}; list tenants with `ferry tenant list`", code="tenant_not_found"
+        )
+    return tenant
+
+
 def list_all(session: Session) -> list[Tenant]:
     return list(session.scalars(select(Tenant).order_by(Tenant.slug)))

@@ -8,11 +8,13 @@ the next transaction starts with an empty memo.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 _KEY = "ferry.txn.memo"
+
+T = TypeVar("T")
 
 
 def memo(session: Session) -> dict[Any, Any]:
@@ -27,3 +29,13 @@ def memo(session: Session) -> dict[Any, Any]:
     fresh: dict[Any, Any] = {}
     session.info[_KEY] = (transaction, fresh)
     return fresh
+
+
+def pending(session: Session, kind: type[T]) -> list[T]:
+    """Rows of ``kind`` added in this session and not flushed yet.
+
+    A read made under ``session.no_autoflush`` (to spare a flush of unrelated pending rows)
+    misses these; a reader of rarely written rows (settings, policies) adds them itself, so it
+    sees what an autoflushed read would have seen.
+    """
+    return [obj for obj in session.new if isinstance(obj, kind)]

@@ -386,6 +386,14 @@ class SqlConnector:
         self._deadline = monotonic() + seconds
         return True
 
+    def unique_key(self, dataset: DatasetMap, column: str) -> bool:
+        """Whether ``column`` alone is the primary key constraint of the dataset's table, as
+        reflected from the database (a view, or a table without one, is not)."""
+        table = self._tables.get(dataset.table)
+        if table is None:
+            return False
+        return [c.name for c in table.primary_key.columns] == [column]
+
     @property
     def safe_url(self) -> str:
         return make_url(self.config.url).render_as_string(hide_password=True)

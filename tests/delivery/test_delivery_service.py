@@ -141,3 +141,35 @@ def test_hostile_recipient_names_and_countries(shop: str) -> None:
         recipients.add("acme", "ok", "carrier-pigeon", good, country="DE")
     assert recipients.list_for("acme") == []
     assert "sftp" in registry.names()
+
+
+def test_bulk_run_hands_transfers_to_their_recipient(
+    shop: str, monkeypatch: pytest.MonkeyPatch, outbox
+) -> None:
+    """In a bulk run, whether a request names a recipient is read for the whole batch at
+    once: the transfer is scheduled for delivery, the plain access request gets its notice."""
+    from ferry.domain.models import Identity
+    from ferry.services import bulk, verification
+
+    add_memory_recipient()
+    scheduled: list[str] = []
+    monkeypatch.setattr(
+        "ferry.services.delivery.schedule_after_commit", lambda _s, rid: scheduled.append(rid)
+    )
+    ids = {}
+    for kind, recipient in (("transfer", "mem"), ("access", None)):
+        view = requests.submit(
+            "acme",
+            kind,
+            [Identity.parse("email", shop)],
+            jurisdiction="EU-DE",
+            recipient=recipient,
+            channel="cli",
+        )
+        verification.attest(view.id, "tester", "called the person back")
+        ids[kind] = view.id
+    result = bulk.run_all("acme", "agent")
+    assert sorted(result.completed) == sorted(ids.values())
+    assert scheduled == [ids["transfer"]]
+    ready = [m for m in outbox.to(shop) if "is ready" in str(m["Subject"])]
+    assert len(ready) == 1 and ids["access"] in str(ready[0].get_payload())

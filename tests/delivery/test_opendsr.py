@@ -257,6 +257,31 @@ def test_callbacks_to_internal_addresses_refused(shop: str, url: str) -> None:
     assert requests.list_requests("acme") == []
 
 
+def test_bulk_run_sends_the_callbacks(
+    api, controller, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk run reads the batch's OpenDSR links at once; each change still calls back."""
+    from ferry.domain.models import Identity
+    from ferry.services import bulk, verification
+
+    client, auth = api
+    ctl, url = controller
+    sent = body(shop, [url], kind="portability")
+    assert client.post("/opendsr/v1/requests", json=sent, headers=auth).status_code == 201
+    plain = requests.submit("acme", "access", [Identity.parse("email", shop)], channel="cli")
+    verification.attest(plain.id, "agent", "called back")
+
+    def not_this_way(*args: object) -> None:
+        raise AssertionError("the batched path was expected")
+
+    monkeypatch.setattr(bulk, "_one_by_one", not_this_way)
+    result = bulk.run_all("acme", "agent")
+    assert len(result.completed) == 2 and result.failed == {}
+    opendsr_callbacks.drain()
+    assert [c["request_status"] for c in ctl.received] == ["in_progress", "completed"]
+    assert {c["subject_request_id"] for c in ctl.received} == {sent["subject_request_id"]}
+
+
 def test_callback_host_resolving_inside_is_refused_at_send_time(
     api, shop: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

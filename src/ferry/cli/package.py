@@ -49,6 +49,10 @@ def redactions(request_id: str, as_json: bool = JsonOpt) -> None:
         return
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"
     console.print(f"redacted: {counts}")
+    if report.engine:
+        console.print(f"names found by: {report.engine}", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for item in report.findings:
         where = f"{item['system']}/{item['dataset']}.{item['field']} row {item['row'] + 1}"
         line = f"  {where}: {item['type']} {item['original']!r} in …{item['context']}…"

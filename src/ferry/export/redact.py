@@ -44,6 +44,7 @@ LABELS = {
     "PERSON": "name",
 }
 _MIN_SCORE = 0.4
+FAILED_SUFFIX = " (failed: conservative)"  # added to the engine's name when the finder failed
 _CONTEXT = 40
 _EMAIL = r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
 _TITLE = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?"
@@ -86,6 +87,11 @@ class RedactionReport:
     @property
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(f.type for f in self.findings).items()))
+
+    @property
+    def failed(self) -> bool:
+        """The name finder failed during the run: names were redacted conservatively."""
+        return self.engine.endswith(FAILED_SUFFIX)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -340,7 +346,7 @@ class Redactor:
     def _fail(self, why: str) -> None:
         log.warning("person-name recognition failed, redacting conservatively: %s", why)
         self._failed = True
-        self.report.engine += " (failed: conservative)"
+        self.report.engine += FAILED_SUFFIX
         self.report.notes.append(
             f"person-name recognition failed ({why}); from then on every capitalised word "
             "that is not the subject's name, a title or a common word was redacted as a name"

@@ -11,22 +11,34 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 
+from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
-from ferry.services import gather, manual, notify, uploads
+from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging, uploads
 from ferry.services.audit import record
-from ferry.services.collection import _fail, _finish, _meta, _package, run, start
+from ferry.services.collection import (
+    _fail,
+    _finish,
+    _meta,
+    _package,
+    begin_in,
+    fail_in,
+    finish_in,
+    run,
+)
 from ferry.services.lifecycle import move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
-from ferry.store import systems, tenants
-from ferry.store.tables import Request
+from ferry.store import requests, systems, tenants
+from ferry.store.tables import Package, Request, Tenant
 
 MAX_BATCH = 5000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class BulkResult:
     failed: dict[str, str]
     waiting: list[str] = field(default_factory=list)
     """Requests still collecting: a manual system's owner has not uploaded yet."""
+
+
+def _why(notes: dict[str, list[str]]) -> dict[str, str]:
+    return {"review_required": notes["review"][0]} if notes["review"] else {}
 
 
 def run_all(
@@ -97,44 +113,133 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
 def _batch(
     tenant_slug: str, tenant_id: int, ids: list[str], folder: Path, actor: str
 ) -> BulkResult:
-    for request_id in ids:
-        start(request_id, actor, tenant_id)
+    """One batch: its bookkeeping is done :data:`CHUNK` requests per transaction, each chunk
+    appending all its audit events under one lock of the tenant's chain head. A crash loses at
+    most the packaging of the chunk in hand: its requests stay ``collecting``, nothing of
+    theirs is committed, and they can be run again."""
+    result = BulkResult([], {})
+    started: list[str] = []
+    for some in _chunks(ids):
+        started.extend(_start_chunk(some, actor, tenant_id, result))
+    ids = started
+    if not ids:
+        return result
     with unit_of_work() as session:
         sources = gather.sources(session, tenant_id)
-        people, metas = [], {}
+        tenant = session.get_one(Tenant, tenant_id)
+        found = requests.many(session, ids, tenant_id)
+        people: list[gather.Person] = []
+        metas = {}
         for request_id in ids:
-            req, tenant = load(session, request_id, tenant_id)
+            req = found[request_id]
             scope = Scope.from_dict(req.scope)
             identities = [Identity.parse(i.type, i.value) for i in req.identities]
             people.append(gather.Person(req.id, identities, scope))
             metas[req.id] = _meta(req, tenant, scope)
+        tenant_keys = packaging.Keys.load(session, tenant) if sources else None
     if not sources:
         reason = "this tenant has no systems to collect from; add one with `ferry system add`"
-        return BulkResult([], {i: _fail(i, actor, reason).failure or reason for i in ids})
+        for i in ids:
+            result.failed[i] = _fail(i, actor, reason).failure or reason
+        return result
     gather.write_batch(folder, ids)  # before collecting: a crash leaves a batch to resume
     engine = gather.Collection(sources, people, folder)
     outcomes = engine.run()
-    result = BulkResult([], {})
-    for person in people:
-        with unit_of_work() as session:
-            gather.save_report(session, person.key, outcomes)
-        if engine.gaps():
-            result.failed[person.key] = gather.gap_summary(outcomes) + _RESUME.format(tenant_slug)
-            _fail(person.key, actor, result.failed[person.key])
-            continue
-        try:
-            package, notes = _package(
-                tenant_slug, person.key, engine, person, metas[person.key], cleanup=False
-            )
-        except FerryError as exc:
-            result.failed[person.key] = exc.message
-            _fail(person.key, actor, exc.message)
-            continue
-        _finish(person.key, actor, package, notes)
-        result.completed.append(person.key)
+    for chunk in _chunks(people):
+        done: dict[str, tuple[Package, dict[str, list[str]]] | str] = {}
+        for person in chunk:
+            if engine.gaps():
+                done[person.key] = gather.gap_summary(outcomes) + _RESUME.format(tenant_slug)
+                continue
+            try:
+                done[person.key] = _package(
+                    tenant_slug,
+                    person.key,
+                    engine,
+                    person,
+                    metas[person.key],
+                    cleanup=False,
+                    tenant_keys=tenant_keys,
+                )
+            except FerryError as exc:
+                done[person.key] = exc.message
+        _settle_chunk(done, outcomes, actor, tenant_id, result)
     if not engine.gaps():
         gather.remove_work(engine.folder)
     return result
+
+
+CHUNK = 200
+
+
+def _chunks(items: list[T]) -> list[list[T]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _start_chunk(chunk: list[str], actor: str, tenant_id: int, result: BulkResult) -> list[str]:
+    """Move these requests to ``collecting`` in one transaction; a request that changed state
+    since it was listed (withdrawn, say) is left out and reported."""
+    started: list[str] = []
+    with unit_of_work() as session, session.no_autoflush:  # one flush, at the commit
+        tenant = session.get_one(Tenant, tenant_id)
+        found = requests.many(session, chunk, tenant_id)
+        opendsr_callbacks.prefetch(session, chunk)
+        for request_id in chunk:
+            req = found.get(request_id)
+            if req is None:
+                result.failed[request_id] = "the request is gone"
+                continue
+            try:
+                begin_in(session, req, tenant, actor)
+            except IllegalTransition as exc:
+                result.failed[request_id] = exc.message
+                continue
+            started.append(request_id)
+    return started
+
+
+def _settle_chunk(
+    done: dict[str, tuple[Package, dict[str, list[str]]] | str],
+    outcomes: dict[str, Outcome],
+    actor: str,
+    tenant_id: int,
+    result: BulkResult,
+) -> None:
+    """Save each request's collection report and move it to ready/review or failed, the whole
+    chunk in one transaction. Should that transaction fail, each request is settled on its own
+    (as a one-by-one run would), so one bad request cannot hold back the others. Notices are
+    written as each request is settled, as in a one-by-one run: those written before the chunk's
+    transaction failed are written again when their requests are settled on their own."""
+    try:
+        settled = BulkResult([], {})
+        with unit_of_work() as session, session.no_autoflush:
+            # written in one flush at the commit: a few statements for the whole chunk
+            tenant = session.get_one(Tenant, tenant_id)
+            found = requests.many(session, list(done), tenant_id)
+            opendsr_callbacks.prefetch(session, list(done))
+            delivery.prefetch_recipients(session, list(done))
+            for request_id, outcome in done.items():
+                req = found[request_id]
+                gather.save_report(session, request_id, outcomes)
+                if isinstance(outcome, str):
+                    fail_in(session, req, actor, outcome)
+                    settled.failed[request_id] = outcome
+                else:
+                    finish_in(session, req, tenant, actor, *outcome)
+                    settled.completed.append(request_id)
+    except Exception:  # settled one by one below, where each error is kept
+        settled = BulkResult([], {})
+        for request_id, outcome in done.items():
+            with unit_of_work() as session:
+                gather.save_report(session, request_id, outcomes)
+            if isinstance(outcome, str):
+                _fail(request_id, actor, outcome)
+                settled.failed[request_id] = outcome
+            else:
+                _finish(request_id, actor, *outcome)
+                settled.completed.append(request_id)
+    result.completed.extend(settled.completed)
+    result.failed.update(settled.failed)
 
 
 _RESUME = (
@@ -189,7 +294,7 @@ def deliver_partial(
     engine = gather.Collection(sources, [person], folder)
     gather.load_finished(engine)
     extra = [gather.gaps_dataset(gaps)]
-    package, _notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
+    package, notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
     gather.release(slug, request_id)
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
@@ -203,8 +308,8 @@ def deliver_partial(
             req.id,
             {"missing_systems": missing, "reason": reason[:500], "sha256": package.sha256},
         )
-        move(session, req, RequestState.REVIEW, actor, {"partial": True})
-        if not review:
+        move(session, req, RequestState.REVIEW, actor, {"partial": True, **_why(notes)})
+        if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)
         return RequestView.of(req, tenant.slug, package)

@@ -80,10 +80,10 @@ def tenant_zone(session: Session, tenant_id: int) -> str:
 def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
     """Create the request's clock: local receipt date, due date, acknowledgement, limits."""
     rule = rule_for(req.jurisdiction)
-    zone = tenant_zone(session, tenant.id)
+    sla = clocks.sla_for(session, tenant.id)
+    zone = sla.timezone if sla else "UTC"  # as tenant_zone, without reading the row twice
     received = local_day(req.received_at, parse_zone(zone))
     found = deadlines(received, rule.clock, rule.holidays)
-    sla = clocks.sla_for(session, tenant.id)
     internal = received + timedelta(days=sla.internal_days) if sla and sla.internal_days else None
     clock = RequestClock(
         request_id=req.id,
@@ -102,7 +102,9 @@ def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
     session.add(clock)
     req.due_date = found.due
     session.flush()
-    clock.over_limit = limits.check(session, req, rule)
+    over = limits.check(session, req, rule)
+    if over is not None:  # the row was written without one: setting None would cost an UPDATE
+        clock.over_limit = over
     if found.acknowledge_by is not None:
         _acknowledge(session, tenant, req, clock, rule)
     return clock

@@ -7,6 +7,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
@@ -28,17 +31,7 @@ def start(request_id: str, actor: str, tenant_id: int | None = None) -> RequestV
     """Move the request to ``collecting`` (a request already collecting may be run again)."""
     with unit_of_work() as session:
         req, tenant = load(session, request_id, tenant_id)
-        state = RequestState(req.state)
-        if state is RequestState.COLLECTING:
-            record(session, tenant.id, actor, "collection.restarted", req.id)
-        elif state is _REBUILDABLE:
-            move(session, req, RequestState.REVIEW, actor, {"rebuild": True})
-            move(session, req, RequestState.COLLECTING, actor)
-        elif state in _STARTABLE:
-            move(session, req, RequestState.COLLECTING, actor)
-        else:
-            hint = " verify the person first" if state is RequestState.AWAITING_VERIFICATION else ""
-            raise IllegalTransition(f"a request that is {state.value} cannot be collected;{hint}")
+        begin_in(session, req, tenant, actor)
         return RequestView.of(req, tenant.slug)
 
 
@@ -50,17 +43,30 @@ def run(request_id: str, actor: str, tenant_id: int | None = None) -> RequestVie
 def execute(request_id: str, actor: str) -> RequestView:
     """The job body: collect, package, then review/ready or failed (with the reason)."""
     try:
-        package, notes = _collect_and_package(request_id)
+        package, notes, outcomes = _collect_and_package(request_id)
     except manual.WaitingForUploads as exc:
         return _wait(request_id, actor, exc.message)
     except FerryError as exc:
         return _fail(request_id, actor, exc.message)
     except Exception as exc:  # a client system can fail in any way; record it, never lose it
         return _fail(request_id, actor, f"{type(exc).__name__}: {exc}")
-    return _finish(request_id, actor, package, notes)
+    return _finish(request_id, actor, package, notes, outcomes)
 
 
-def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]]:
+Collected = tuple[Package, dict[str, list[str]], dict[str, Outcome]]
+
+
+def _collect_and_package(request_id: str) -> Collected:
+    scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
+    try:
+        return _collect_from(request_id, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collect_from(request_id: str, scratch: Path) -> Collected:
+    """Everything the collection needs from the store is read in one transaction; the
+    collection report is saved with the outcome (with the package, or before failing)."""
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
         person = gather.Person(
@@ -68,24 +74,15 @@ def _collect_and_package(request_id: str) -> tuple[Package, dict[str, list[str]]
             [Identity.parse(i.type, i.value) for i in req.identities],
             Scope.from_dict(req.scope),
         )
-        waiting = manual.prepare(session, req, tenant)  # committed: tasks and emails stand
-    scratch = Path(tempfile.mkdtemp(prefix="ferry-manual-"))  # uploads, decrypted, this run only
-    try:
-        return _collect_from(request_id, person, scratch, waiting)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _collect_from(
-    request_id: str, person: gather.Person, scratch: Path, waiting: list[str]
-) -> tuple[Package, dict[str, list[str]]]:
-    with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
-        uploads = manual.unseal_uploads(session, request_id, scratch)
-        sources = gather.sources(session, tenant.id, uploads)
+        waiting = manual.prepare(session, req, tenant)
+        if waiting:
+            session.commit()  # tasks and emails stand whatever happens next
+        unsealed = manual.unseal_uploads(session, request_id, scratch)
+        sources = gather.sources(session, tenant.id, unsealed)
         meta = _meta(req, tenant, person.scope)
         slug = tenant.slug
         device_only = req.kind == "device"  # only the datasets the map marks as device data
+        tenant_keys = packaging.Keys.load(session, tenant) if sources else None
     if not sources:
         raise FerryError(
             "this tenant has no systems to collect from; add one with `ferry system add`",
@@ -94,15 +91,29 @@ def _collect_from(
     folder = gather.work_folder(slug, request_id)
     engine = gather.Collection(sources, [person], folder)
     outcomes = engine.run()
-    with unit_of_work() as session:
-        gather.save_report(session, request_id, outcomes)
-        manual.mark_waiting(session, request_id, waiting)
-    if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
-        raise manual.WaitingForUploads(manual.waiting_message(waiting))
-    if engine.gaps():
+    if waiting or engine.gaps():
+        with unit_of_work() as session:
+            gather.save_report(session, request_id, outcomes)
+            manual.mark_waiting(session, request_id, waiting)
+        if waiting and not [o for o in engine.gaps() if o.system not in waiting]:
+            raise manual.WaitingForUploads(manual.waiting_message(waiting))
         also = f"; still waiting for uploads from: {', '.join(waiting)}" if waiting else ""
         raise gather.GapError(gather.gap_summary(outcomes) + also)
-    return _package(slug, request_id, engine, person, meta, device_only=device_only)
+    try:
+        package, notes = _package(
+            slug,
+            request_id,
+            engine,
+            person,
+            meta,
+            device_only=device_only,
+            tenant_keys=tenant_keys,
+        )
+    except BaseException:
+        with unit_of_work() as session:  # the report stands: every system was read
+            gather.save_report(session, request_id, outcomes)
+        raise
+    return package, notes, outcomes
 
 
 def _is_device(engine: gather.Collection, rows: DatasetRows) -> bool:
@@ -133,11 +144,13 @@ def _package(
     extra: list[DatasetRows] | None = None,
     cleanup: bool = True,
     device_only: bool = False,
+    tenant_keys: packaging.Keys | None = None,
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
-    rest), then delete the work folder."""
-    with unit_of_work() as session:
-        tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
+    rest), then delete the work folder. A bulk run passes the tenant's keys, read once."""
+    if tenant_keys is None:
+        with unit_of_work() as session:
+            tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
     found = engine.datasets(person)
     if device_only:  # a device request holds only what the map marks as device data
         found = [d for d in found if _is_device(engine, d)]
@@ -151,9 +164,11 @@ def _package(
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
         gather.release(slug, request_id)
+    review = packaging.needs_review(report)
     notes = {
         "unreachable": engine.unreachable(person),
         "discovered": sorted({i.type.value for i in engine.discovered(person)}),
+        "review": [review] if review else [],
     }
     return package, notes
 
@@ -172,34 +187,62 @@ def _describe(scope: Scope) -> str:
 
 
 def _finish(
-    request_id: str, actor: str, package: Package, notes: dict[str, list[str]]
+    request_id: str,
+    actor: str,
+    package: Package,
+    notes: dict[str, list[str]],
+    outcomes: dict[str, Outcome] | None = None,
 ) -> RequestView:
     with unit_of_work() as session:
         req, tenant = load(session, request_id, None)
-        session.add(package)
-        session.flush()
-        req.failure = None
-        record(
-            session,
-            tenant.id,
-            actor,
-            "package.created",
-            req.id,
-            {
-                "sha256": package.sha256,
-                "bytes": package.size,
-                "files": len(package.files),
-                "unreachable_datasets": notes["unreachable"],
-                "discovered_identity_types": sorted(set(notes["discovered"])),
-                "signed_by": package.signed_by,
-                "redactions": package.redactions or {},
-            },
-        )
-        target = RequestState.REVIEW if tenant.review_required else RequestState.READY
-        move(session, req, target, actor)
-        if target is RequestState.READY:
-            notify.package_ready(session, req, tenant.slug, tenant.name)
+        if outcomes is not None:
+            gather.save_report(session, request_id, outcomes)
+        finish_in(session, req, tenant, actor, package, notes)
+        session.flush()  # the package's defaults, for the view
         return RequestView.of(req, tenant.slug, package)
+
+
+def finish_in(
+    session: Session,
+    req: Request,
+    tenant: Tenant,
+    actor: str,
+    package: Package,
+    notes: dict[str, list[str]],
+) -> None:
+    """Record the package and move the request to review or ready, in the caller's transaction."""
+    session.add(package)
+    req.failure = None
+    record(
+        session,
+        tenant.id,
+        actor,
+        "package.created",
+        req.id,
+        {
+            "sha256": package.sha256,
+            "bytes": package.size,
+            "files": len(package.files),
+            "unreachable_datasets": notes["unreachable"],
+            "discovered_identity_types": sorted(set(notes["discovered"])),
+            "signed_by": package.signed_by,
+            "redactions": package.redactions or {},
+            **({"review_required": notes["review"][0]} if notes.get("review") else {}),
+        },
+    )
+    must_review = tenant.review_required or bool(notes.get("review"))
+    target = RequestState.REVIEW if must_review else RequestState.READY
+    move(session, req, target, actor)
+    if target is RequestState.READY:
+        notify.package_ready(session, req, tenant.slug, tenant.name)
+
+
+def _fail(request_id: str, actor: str, reason: str) -> RequestView:
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        fail_in(session, req, actor, reason)
+        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        return replace(view, waiting_for=uploads.open_tasks(session, [req.id]).get(req.id, []))
 
 
 def _wait(request_id: str, actor: str, message: str) -> RequestView:
@@ -220,10 +263,22 @@ def _wait(request_id: str, actor: str, message: str) -> RequestView:
         return replace(view, waiting_for=waiting)
 
 
-def _fail(request_id: str, actor: str, reason: str) -> RequestView:
-    with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
-        req.failure = reason[:2000]
-        move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
-        view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
-        return replace(view, waiting_for=uploads.open_tasks(session, [req.id]).get(req.id, []))
+def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:
+    """Move the request to failed with the reason, in the caller's transaction."""
+    req.failure = reason[:2000]
+    move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
+
+
+def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None:
+    """Move the request to ``collecting`` in the caller's transaction (see :func:`start`)."""
+    state = RequestState(req.state)
+    if state is RequestState.COLLECTING:
+        record(session, tenant.id, actor, "collection.restarted", req.id)
+    elif state is _REBUILDABLE:
+        move(session, req, RequestState.REVIEW, actor, {"rebuild": True})
+        move(session, req, RequestState.COLLECTING, actor)
+    elif state in _STARTABLE:
+        move(session, req, RequestState.COLLECTING, actor)
+    else:
+        hint = " verify the person first" if state is RequestState.AWAITING_VERIFICATION else ""
+        raise IllegalTransition(f"a request that is {state.value} cannot be collected;{hint}")

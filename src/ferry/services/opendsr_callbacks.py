@@ -26,7 +26,7 @@ from ferry.services import opendsr
 from ferry.services.audit import record
 from ferry.services.delivery import Retry
 from ferry.settings import get_settings
-from ferry.store import deliveries
+from ferry.store import deliveries, txn
 from ferry.store.tables import Delivery, OpenDsrLink, Request, Tenant
 
 log = logging.getLogger("ferry.opendsr")
@@ -39,8 +39,12 @@ def on_state_change(
 ) -> None:
     if status_of(previous) == status_of(target):
         return
-    query = select(OpenDsrLink).where(OpenDsrLink.request_id == req.id)
-    link = session.scalars(query).one_or_none()
+    held = txn.memo(session)
+    if ("opendsr.link", req.id) in held:  # read beforehand with the rest of a batch
+        link: OpenDsrLink | None = held[("opendsr.link", req.id)]
+    else:
+        query = select(OpenDsrLink).where(OpenDsrLink.request_id == req.id)
+        link = session.scalars(query).one_or_none()
     if link is None or not link.callback_urls:
         return
     subject_id, status = link.subject_request_id, status_of(target)
@@ -51,6 +55,19 @@ def on_state_change(
         future.add_done_callback(_pending.discard)
 
     event.listen(session, "after_commit", start, once=True)
+
+
+def prefetch(session: Session, request_ids: list[str]) -> None:
+    """Read the OpenDSR links of a batch of requests at once, for the rest of the transaction
+    (a batch creates no links)."""
+    held = txn.memo(session)
+    found: dict[str, OpenDsrLink] = {}
+    for start in range(0, len(request_ids), 500):
+        chunk = request_ids[start : start + 500]
+        query = select(OpenDsrLink).where(OpenDsrLink.request_id.in_(chunk))
+        found.update((link.request_id, link) for link in session.scalars(query))
+    for request_id in request_ids:
+        held[("opendsr.link", request_id)] = found.get(request_id)
 
 
 def _executor() -> ThreadPoolExecutor:

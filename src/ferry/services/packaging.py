@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ def build(
         os.replace(staged, final)
     finally:
         plain.unlink(missing_ok=True)
-    if report.findings:
+    if report.findings or report.notes:  # something the reviewer must see (also a fallback)
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
         _encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys)
     files = [
@@ -187,6 +187,8 @@ def _plain(path: Path) -> Iterable[bytes]:
 class RedactionView:
     counts: dict[str, int]
     findings: list[dict[str, Any]]
+    engine: str | None = None  # what looked for names; None: nothing found, nothing to note
+    notes: list[str] = field(default_factory=list)  # fallbacks and failures, for the reviewer
 
 
 def redaction_report(session: Session, package: Package, tenant_id: int) -> RedactionView:
@@ -196,7 +198,17 @@ def redaction_report(session: Session, package: Package, tenant_id: int) -> Reda
         return RedactionView(counts, [])
     key = keys.package_key_by_id(session, tenant_id, key_id_of(path))
     loaded = json.loads(b"".join(decrypt_chunks(path, lambda _kid: key)))
-    return RedactionView(counts, list(loaded.get("findings", [])))
+    engine = loaded.get("engine")
+    notes = [str(n) for n in loaded.get("notes", [])]
+    return RedactionView(counts, list(loaded.get("findings", [])), engine and str(engine), notes)
+
+
+def needs_review(report: RedactionReport) -> str | None:
+    """Why a package must be seen by a person before it goes out, whatever the tenant's
+    policy: the name finder failed and redaction fell back to its conservative mode."""
+    if report.failed:
+        return "name recognition failed during redaction: " + "; ".join(report.notes)
+    return None
 
 
 def set_default_formats(slug: str, formats: str | Sequence[str], actor: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from ferry.services import clock, consents, notify, recipients, uploads, verific
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
 from ferry.services.views import RequestView, StatusView
-from ferry.store import requests, tenants
+from ferry.store import requests, tenants, txn
 from ferry.store.tables import Request, RequestIdentity, Tenant
 
 MAX_IDENTITIES = 10
@@ -68,6 +68,7 @@ def submit(
         ]
         session.add(req)
         session.flush()
+        txn.memo(session)[("request.new", req.id)] = True  # made in this transaction
         clock.start(session, tenant, req)
         record(
             session,

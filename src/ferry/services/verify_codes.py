@@ -17,6 +17,7 @@ from ferry.services.audit import record
 from ferry.services.verify_policy import grant, method_for
 from ferry.settings import get_settings
 from ferry.store import requests as request_store
+from ferry.store import txn
 from ferry.store import verification as store
 from ferry.store.tables import Request, Tenant, VerificationCode
 from ferry.verify import sms
@@ -68,9 +69,10 @@ def issue(session: Session, tenant: Tenant, req: Request, name: str, intro: str 
             f"this request has no {what} to send a code to; use another method",
             code="no_contact",
         )
-    _throttle_sends(session, req)
-    for old in store.open_codes(session, req.id, name):
-        old.superseded = True
+    if not txn.memo(session).pop(("request.new", req.id), False):  # else it has no codes yet
+        _throttle_sends(session, req)
+        for old in store.open_codes(session, req.id, name):
+            old.superseded = True
     secret = method.new_secret()
     ttl = method.config.ttl_minutes
     session.add(

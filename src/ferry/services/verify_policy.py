@@ -16,7 +16,7 @@ from ferry.domain.models import RequestKind, RequestState, parse_enum
 from ferry.jurisdictions import rule_for
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
-from ferry.store import requests, tenants
+from ferry.store import requests, tenants, txn
 from ferry.store.tables import (
     Request,
     RequestVerification,
@@ -34,7 +34,17 @@ from ferry.verify.policy import (
 
 
 def rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) -> PolicyRules:
-    """The most specific policy: (kind, jurisdiction), (kind, *), (*, jurisdiction), (*, *)."""
+    """The most specific policy: (kind, jurisdiction), (kind, *), (*, jurisdiction), (*, *).
+    Read once per transaction (policies are set in transactions of their own)."""
+    held = txn.memo(session)
+    key = ("verify_policy.rules", tenant_id, kind, jurisdiction)
+    if key not in held:
+        held[key] = _rules_for(session, tenant_id, kind, jurisdiction)
+    rules: PolicyRules = held[key]
+    return rules
+
+
+def _rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) -> PolicyRules:
     found = {
         (p.kind, p.jurisdiction): p
         for p in session.scalars(
@@ -49,7 +59,14 @@ def rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) ->
 
 def profile(session: Session, req: Request) -> RequestVerification:
     """The request's verification progress, made on first use from the policy in force."""
-    prof = session.get(RequestVerification, req.id)
+    held = txn.memo(session)  # kept for the transaction: the session holds rows only weakly
+    key = ("verify_policy.profile", req.id)
+    prof: RequestVerification | None = held.get(key)
+    if prof is not None and prof in session:
+        return prof
+    prof = None
+    if ("request.new", req.id) not in held:  # a request made in this transaction has none yet
+        prof = session.get(RequestVerification, req.id)
     if prof is None:
         rules = rules_for(session, req.tenant_id, req.kind, req.jurisdiction)
         signals = initial_signals(req.kind)
@@ -62,6 +79,7 @@ def profile(session: Session, req: Request) -> RequestVerification:
         )
         session.add(prof)
         session.flush()
+    held[key] = prof
     return prof
 
 

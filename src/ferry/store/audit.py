@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from ferry.domain.audit import ChainLink, canonical, link_hash
 from ferry.domain.clock import utcnow
-from ferry.store import tenants
-from ferry.store.tables import AuditEvent
+from ferry.store import tenants, txn
+from ferry.store.tables import AuditEvent, Tenant
 
 
 def append(
@@ -22,11 +23,17 @@ def append(
     request_id: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add the next event to the tenant's chain. The tenant row is locked while the link is made."""
-    tenant = tenants.lock(session, tenant_id)
+    """Add the next event to the tenant's chain. The tenant row is locked while the link is made.
+
+    The first append of a transaction locks the tenant row and re-reads the chain head; later
+    appends in the same transaction use the row in hand (the lock is held until the end of the
+    transaction, so nobody else can move the head meanwhile). Events are written with the next
+    flush (at the latest the commit), all in one statement.
+    """
+    tenant = _locked(session, tenant_id)
     seq = tenant.audit_seq + 1
     at = utcnow()
-    payload = data or {}
+    payload = copy.deepcopy(data) if data else {}  # what is hashed is what is stored
     content = canonical(seq, tenant.slug, at, actor, action, request_id, payload)
     digest = link_hash(tenant.audit_head, content)
     event = AuditEvent(
@@ -42,8 +49,18 @@ def append(
     )
     session.add(event)
     tenant.audit_seq, tenant.audit_head = seq, digest
-    session.flush()
     return event
+
+
+def _locked(session: Session, tenant_id: int) -> Tenant:
+    """The tenant row, locked for this transaction (locked and re-read once per transaction)."""
+    held = txn.memo(session)
+    key = ("audit.locked", tenant_id)
+    tenant: Tenant | None = held.get(key)
+    if tenant is None or tenant not in session:
+        tenant = tenants.lock(session, tenant_id)
+        held[key] = tenant
+    return tenant
 
 
 def links(session: Session, tenant_id: int, slug: str) -> Iterator[ChainLink]:

@@ -24,6 +24,16 @@ def get(session: Session, request_id: str, tenant_id: int | None = None) -> Requ
     return found
 
 
+def many(session: Session, request_ids: list[str], tenant_id: int) -> dict[str, Request]:
+    """The tenant's requests with these ids, by id, in one query (identities in one more)."""
+    found: dict[str, Request] = {}
+    for start in range(0, len(request_ids), 500):  # well under every database's bind limit
+        chunk = request_ids[start : start + 500]
+        query = select(Request).where(Request.id.in_(chunk), Request.tenant_id == tenant_id)
+        found.update((r.id, r) for r in session.scalars(query))
+    return found
+
+
 def list_for_tenant(
     session: Session, tenant_id: int, state: str | None = None, overdue_on: date | None = None
 ) -> list[Request]:

@@ -50,10 +50,14 @@ def all_signing_keys() -> SigningKeysOut:
 class RedactionsOut(BaseModel):
     counts: dict[str, int]
     findings: list[dict[str, Any]]
+    engine: str | None = None  # what looked for names (None: nothing found, nothing to note)
+    notes: list[str] = []  # fallbacks and failures of redaction
 
 
 @router.get("/requests/{request_id}/redactions", response_model=RedactionsOut)
 def redactions(request_id: str, who: Caller) -> RedactionsOut:
     """For the reviewer: what was redacted from the package, with its context (audited)."""
     report = packages.redactions(request_id, who.actor, who.tenant_id)
-    return RedactionsOut(counts=report.counts, findings=report.findings)
+    return RedactionsOut(
+        counts=report.counts, findings=report.findings, engine=report.engine, notes=report.notes
+    )

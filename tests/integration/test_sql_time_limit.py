@@ -167,3 +167,48 @@ def test_a_pooled_sqlite_connection_follows_a_replaced_file(tmp_path: Path) -> N
         assert outcome.status == "failed" and "unable to open" in (outcome.error or "")
     finally:
         dispose_shared()
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgres_connection_keeps_each_walks_own_limit(
+    slow_pg: str, tmp_path: Path
+) -> None:
+    """Walks share pooled connections in autocommit mode with a session statement_timeout:
+    a long limit left by one walk must not let the next, shorter one overrun, and a short
+    one must not cut the next, longer one."""
+    assert _run(slow_pg, tmp_path / "a", 30, table="quick")[:2] == ("done", None)
+    status, error, took = _run(slow_pg, tmp_path / "b", 0.5)
+    assert (status, error) == ("failed", "system 'slow' did not finish within 0.5 s")
+    assert took < 20
+    assert _run(slow_pg, tmp_path / "c", 30, table="quick")[:2] == ("done", None)
+    engine, _tables = shared_engine(slow_pg)
+    with engine.connect() as conn:  # not a walk: the server's default again
+        assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "0"
+        assert conn.execute(sa.text("SHOW transaction_read_only")).scalar() == "on"
+
+
+@pytest.mark.postgres
+def test_a_streamed_postgres_result_then_more_lookups(slow_pg: str, tmp_path: Path) -> None:
+    """More rows than a batch are streamed through a server-side cursor, which needs a
+    transaction; lookups after it on the same connection still work and stay read-only."""
+    db = sa.create_engine(slow_pg, isolation_level="AUTOCOMMIT")
+    with db.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE many (id INTEGER PRIMARY KEY, email TEXT)"))
+        conn.execute(
+            sa.text("INSERT INTO many SELECT g, 'alice@example.com' FROM generate_series(1, 25) g")
+        )
+    db.dispose()
+    ds = _map(30, table="many").datasets["people"]
+    conn = SqlConnector(f"{slow_pg}", shared=True)
+    conn.config.batch_size = 10
+    assert conn.limit_time(30) is True
+    try:
+        assert [r["id"] for r in conn.fetch(ds, "email", ["alice@example.com"])] == list(
+            range(1, 26)
+        )
+        assert [r["id"] for r in conn.fetch(ds, "id", [3, 24])] == [3, 24]
+        raw = conn._connection().connection.dbapi_connection
+        with pytest.raises(Exception, match="read-only"):
+            raw.cursor().execute("INSERT INTO many VALUES (99, 'x')")
+    finally:
+        conn.close()

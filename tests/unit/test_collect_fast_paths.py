@@ -121,3 +121,94 @@ def test_a_small_package_built_in_memory_is_the_same_file(
     assert small.files == big.files
     assert verify_package(tmp_path / "small.zip").ok
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+# --- a row's own primary key is not looked up again -------------------------------------
+
+OWN_KEY: dict[str, Any] = {
+    "system": "shop",
+    "datasets": {
+        "customers": {
+            "primary_key": "id",
+            "identities": {"email": "email", "customer_id": "id"},
+        },
+        "orders": {"primary_key": "id", "references": [{"field": "cid", "to": "customers.id"}]},
+    },
+}
+
+
+def _shop_db(path: Path, key: str) -> str:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.execute(f"CREATE TABLE customers (id INTEGER {key}, email TEXT)")
+    con.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, cid INTEGER)")
+    con.executemany("INSERT INTO customers VALUES (?, ?)", [(7, "alice@example.com"), (8, "b@x")])
+    con.executemany("INSERT INTO orders VALUES (?, ?)", [(1, 7), (2, 8), (3, 7)])
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def _collect_shop(url: str, tmp_path: Path, *ids: Identity) -> tuple[int, dict[str, list[Any]]]:
+    from ferry.connectors.registry import open_connector
+
+    engine = Collection(
+        [Source("shop", DataMap.model_validate(OWN_KEY), lambda: open_connector(url))],
+        [Person("r", [ALICE, *ids])],
+        tmp_path / "work",
+    )
+    outcome = engine.run()["shop"]
+    assert outcome.status == "done", outcome.error
+    assert outcome.result is not None
+    found = {
+        d.dataset: sorted(r["id"] for r in d.rows) for d in engine.datasets(engine.people["r"])
+    }
+    return outcome.result.lookups, found
+
+
+def test_a_found_rows_own_primary_key_is_not_looked_up_again(tmp_path: Path) -> None:
+    url = _shop_db(tmp_path / "pk.db", "PRIMARY KEY")
+    lookups, found = _collect_shop(url, tmp_path)
+    assert found == {"customers": [7], "orders": [1, 3]}
+    assert lookups == 2  # customers by email, orders by customer; not customers by id again
+
+
+def test_without_an_enforced_key_the_lookup_still_runs(tmp_path: Path) -> None:
+    """No primary key constraint: another row can match the id (here, one that differs only
+    in case under a NOCASE column), so the lookup runs and finds it."""
+    import sqlite3
+
+    path = tmp_path / "nopk.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE customers (id TEXT COLLATE NOCASE, email TEXT)")
+    con.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, cid TEXT)")
+    con.executemany("INSERT INTO customers VALUES (?, ?)", [("A1", ALICE.value), ("a1", "x@y")])
+    con.commit()
+    con.close()
+    lookups, found = _collect_shop(f"sqlite:///{path}", tmp_path)
+    assert found == {"customers": ["A1", "a1"]}  # no orders: an empty dataset has no columns
+    assert lookups > 2  # customers by id ran (skipped, it would be 2 and "a1" missing)
+
+
+def test_an_identity_given_by_the_person_is_still_looked_up(tmp_path: Path) -> None:
+    """customer_id 8 was given, not found in a row: it is asked for (and finds its row)."""
+    url = _shop_db(tmp_path / "given.db", "PRIMARY KEY")
+    lookups, found = _collect_shop(url, tmp_path, Identity(IdentityType.CUSTOMER_ID, "8"))
+    assert found == {"customers": [7, 8], "orders": [1, 2, 3]}
+    # customers by email (alice), by id (8), by email again (8's address), orders by customer
+    assert lookups == 4
+
+
+def test_in_memory_connectors_without_unique_keys_look_up_as_before(tmp_path: Path) -> None:
+    rows = {
+        "customers": [{"id": 7, "email": "alice@example.com"}],
+        "orders": [{"id": 1, "cid": 7}],
+    }
+    engine = Collection(
+        [Source("shop", DataMap.model_validate(OWN_KEY), lambda: InMemoryConnector(rows))],
+        [Person("r", [ALICE])],
+        tmp_path / "work",
+    )
+    outcome = engine.run()["shop"]
+    assert outcome.result is not None and outcome.result.lookups == 3

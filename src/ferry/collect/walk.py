@@ -223,6 +223,7 @@ class SystemWalk:
         self.durable = False
         self._unlogged: list[dict[str, Any]] = []
         self._children = {name: datamap.children(name) for name in datamap.datasets}
+        self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
 
     # --- queueing -------------------------------------------------------------------------
@@ -316,6 +317,8 @@ class SystemWalk:
             if found not in known:
                 known.add(found)
                 self.discovered.setdefault(owner, []).append(found)
+                if found.value == str(value) and self._own_key(ds, column):
+                    self._mark_looked_up(owner, (ds.name, column), found.value)
                 self._queue_identity(owner, found)
         for dataset, column in self.exported:
             if dataset == ds.name:
@@ -324,6 +327,29 @@ class SystemWalk:
                 if text is not None:
                     box = self.exports.setdefault(f"{dataset}.{column}", {})
                     box.setdefault(owner, {})[text] = value
+
+    def _own_key(self, ds: DatasetMap, column: str) -> bool:
+        """Whether ``column`` is ``ds``'s primary key and the system enforces it (the
+        connector's ``unique_key``: a SQL table's primary key constraint).
+
+        Then looking ``ds`` up by a row's own key value can only return that row again (the
+        database holds one row per key, and a second copy of a row is dropped as a
+        duplicate anyway), so the lookup is skipped: for a customer found by email, asking
+        for the same customer by id was a round trip that could add nothing.
+        """
+        if ds.primary_key != [column]:
+            return False
+        known = self._unique.get((ds.name, column))
+        if known is None:
+            unique_key = getattr(self.connector, "unique_key", None)
+            known = callable(unique_key) and unique_key(ds, column) is True
+            self._unique[(ds.name, column)] = known
+        return known
+
+    def _mark_looked_up(self, owner: str, lookup: Lookup, value: str) -> None:
+        key = norm(value)
+        if key is not None:
+            self.seen.setdefault(lookup, {}).setdefault(key, set()).add(owner)
 
     def _spool_path(self, key: Key) -> Path:
         return spool_path(self.folder, key)

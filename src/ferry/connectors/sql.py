@@ -85,6 +85,8 @@ def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
         _reopen_when_replaced(engine, path)
     else:
         engine = sa.create_engine(target, pool_pre_ping=pre_ping, pool_recycle=1800)
+    if target.get_backend_name() == "postgresql":
+        _timeout_reset(engine)
     statement = _session_readonly_sql(target.get_backend_name())
     if statement:
 
@@ -98,6 +100,33 @@ def create_readonly_engine(url: str | URL, pre_ping: bool = True) -> Engine:
             dbapi_conn.commit()
 
     return engine
+
+
+_TIMEOUT_KEY = "ferry_statement_timeout_ms"
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+_WALKING = threading.local()
+
+
+def _timeout_reset(engine: Engine) -> None:
+    """A pooled PostgreSQL connection a walk left with its own ``statement_timeout`` (see
+    ``SqlConnector._statement_timeout``) gets the server's default back when anything but
+    a walk checks it out, so no other use inherits a walk's time limit."""
+
+    @sa.event.listens_for(engine, "checkout")
+    def _reset(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get(_TIMEOUT_KEY) is None or getattr(_WALKING, "active", False):
+            return
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, not undone by a rollback
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SET statement_timeout = DEFAULT")
+            finally:
+                cursor.close()
+        finally:
+            dbapi_conn.autocommit = autocommit
+        del record.info[_TIMEOUT_KEY]
 
 
 def _sqlite_path(target: URL) -> str | None:
@@ -357,6 +386,14 @@ class SqlConnector:
         self._deadline = monotonic() + seconds
         return True
 
+    def unique_key(self, dataset: DatasetMap, column: str) -> bool:
+        """Whether ``column`` alone is the primary key constraint of the dataset's table, as
+        reflected from the database (a view, or a table without one, is not)."""
+        table = self._tables.get(dataset.table)
+        if table is None:
+            return False
+        return [c.name for c in table.primary_key.columns] == [column]
+
     @property
     def safe_url(self) -> str:
         return make_url(self.config.url).render_as_string(hide_password=True)
@@ -419,7 +456,11 @@ class SqlConnector:
         """One connection per thread for the connector's life (a walk makes many lookups)."""
         conn: sa.Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            conn = self._local.conn = self.engine.connect()
+            _WALKING.active = True  # keep the statement_timeout a walk left (see _timeout_reset)
+            try:
+                conn = self._local.conn = self.engine.connect()
+            finally:
+                _WALKING.active = False
             self._local.timeout_set = None
             with self._lock:
                 self._open.append(conn)
@@ -432,14 +473,44 @@ class SqlConnector:
         return conn
 
     def _statement_timeout(self, conn: sa.Connection, deadline: float) -> None:
-        """``SET LOCAL statement_timeout`` to the time left, when not set in the last
-        ``_TIMEOUT_SLACK`` seconds (one round trip per walk for a person's few lookups)."""
+        """Make the next statements end by ``deadline`` (give or take ``_TIMEOUT_SLACK``).
+
+        Outside a transaction (the usual case) the connection is put in autocommit mode, so
+        a person's lookups cost no BEGIN and no ROLLBACK when it goes back to the pool (each
+        SELECT is its own read-only transaction: at READ COMMITTED each statement had its own
+        snapshot anyway), and the session's ``statement_timeout`` is set to the time left
+        plus half the slack, only when its current value is not already within
+        ``[time left, time left + slack]``: walks with the same time limit one after another
+        on a pooled connection set it once. Inside a transaction (after a streamed result,
+        which needs one) ``SET LOCAL`` is renewed as before.
+        """
+        raw = conn.connection.dbapi_connection
         now = monotonic()
+        left = (deadline - now) * 1000
+        if raw is not None and raw.info.transaction_status == _PG_IDLE:
+            if not raw.autocommit:
+                raw.autocommit = True
+            info = conn.connection.info
+            current = info.get(_TIMEOUT_KEY)
+            if current is not None and left <= current <= left + _TIMEOUT_SLACK * 1000:
+                return
+            value = ceil(left + _TIMEOUT_SLACK * 500)
+            cursor = raw.cursor()
+            try:
+                cursor.execute(f"SET statement_timeout = {value:d}")
+            finally:
+                cursor.close()
+            info[_TIMEOUT_KEY] = value
+            return
         last: float | None = self._local.timeout_set
         if last is not None and now - last < _TIMEOUT_SLACK:
             return
         left = max(1, ceil((deadline - now) * 1000))
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {left:d}")
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SET LOCAL statement_timeout = {left:d}")
+        finally:
+            cursor.close()
         self._local.timeout_set = now
 
     def _drop_connection(self) -> None:
@@ -537,7 +608,12 @@ class SqlConnector:
 
     def _stream(self, conn: sa.Connection, query: sa.Select[Any]) -> Iterator[Row]:
         size = self.config.batch_size
-        result = conn.execution_options(yield_per=size).execute(query)
+        raw = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql" and getattr(raw, "autocommit", False):
+            raw.autocommit = False  # type: ignore[union-attr]  # a server-side cursor needs a transaction
+            self._local.timeout_set = None
+        # per statement: Connection.execution_options() would change the connection for good
+        result = conn.execute(query, execution_options={"yield_per": size})
         names = list(result.keys())
         exact = _EXACT.issuperset
         for part in result.partitions():

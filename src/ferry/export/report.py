@@ -12,6 +12,7 @@ import html
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
@@ -54,6 +55,7 @@ thead{display:table-header-group}tr{page-break-inside:avoid}a{color:inherit}}
 """
 
 
+@lru_cache(maxsize=1024)
 def category_words(category: str | None) -> str:
     if not category:
         return "Not classified"

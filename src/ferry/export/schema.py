@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
 from operator import itemgetter, methodcaller
 
@@ -129,6 +130,12 @@ _SAMPLES: dict[type, object] = {
 
 
 def _merge(kinds: set[type], bad_decimal: bool) -> str:
+    return _merged(frozenset(kinds), bad_decimal)
+
+
+@lru_cache(maxsize=1024)
+def _merged(kinds: frozenset[type], bad_decimal: bool) -> str:
+    """The column type for a set of value types (a pure function: cached)."""
     found: str | None = None
     for kind in kinds - {type(None)}:
         if kind is Decimal and bad_decimal:
@@ -138,6 +145,7 @@ def _merge(kinds: set[type], bad_decimal: bool) -> str:
     return found or "string"
 
 
+@lru_cache(maxsize=4096)
 def xml_name(name: str) -> str:
     """A valid XML element name for a field name (not starting with ``xml``)."""
     text = _NOT_NAME.sub("_", name) or "field"

@@ -74,6 +74,14 @@ def serve(
     ),
 ) -> None:
     """Serve the REST API and the portal (and run the SLA reminders in-process)."""
+    run_server(host, port, sla_tick, collect_every)
+
+
+def run_server(
+    host: str | None, port: int | None, sla_tick: int, collect_every: int | None
+) -> None:
+    """``ferry serve`` as a plain function (``ferry demo`` calls it too): the schedulers on
+    daemon threads, then uvicorn until it stops."""
     settings = get_settings()
     upgrade()
     sweep_s = settings.collect_every_s if collect_every is None else collect_every
@@ -164,7 +172,7 @@ def demo(
             soft_wrap=True,
         )
     if not no_serve:
-        serve(None, None, 300)
+        run_server(None, None, 300, None)
 
 
 @app.command()

@@ -38,7 +38,8 @@ def by_zipfile(members: list[tuple[str, bytes]]) -> bytes:
     with zipfile.ZipFile(buffer, "w", allowZip64=True) as zf:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=STAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            small = len(data) < zipmem.STORE_BELOW
+            info.compress_type = zipfile.ZIP_STORED if small else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = MODE << 16
             with zf.open(info, "w", force_zip64=True) as fh:
@@ -99,7 +100,7 @@ def test_members_past_the_zip64_limit_are_refused(monkeypatch: pytest.MonkeyPatc
     mz.add("a", b"x" * 100)
     with pytest.raises(TooBig):
         mz.add("b", b"x" * 101)
-    mz.add("c", b"y" * 60)  # the archive is now past 100 bytes: no more members
+    # "a" is stored (shorter than STORE_BELOW): the archive is now past 100 bytes
     with pytest.raises(TooBig):
         mz.add("d", b"")
 
@@ -146,3 +147,40 @@ def test_a_package_too_big_for_memory_is_streamed(
     assert info.path.read_bytes() == expected
     assert verify_package(info.path).ok
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "b.zip"]
+
+
+@pytest.mark.parametrize("size", [0, 1023, 1024, 5000])
+def test_short_members_are_stored_and_long_ones_deflated(size: int) -> None:
+    data = texts(random.Random(size), size)
+    built = by_memory([("m", data)])
+    assert built == by_zipfile([("m", data)])
+    with zipfile.ZipFile(io.BytesIO(built)) as zf:
+        info = zf.getinfo("m")
+        stored = size < zipmem.STORE_BELOW
+        assert info.compress_type == (zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+        assert zf.read("m") == data
+
+
+@pytest.mark.parametrize("pieces", [[], [b"a" * 1023], [b"a" * 1000, b"b" * 24], [b"c" * 3000]])
+def test_streamed_members_written_in_pieces_match_the_memory_zip(pieces: list[bytes]) -> None:
+    """The streaming bag decides stored or deflated only once it has seen enough bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as zf:
+        bag = package._ZipBag(zf, CREATED)
+        done = bag.put("data/x.json", lambda sink: [sink.write(p) for p in pieces] and None)
+    whole = b"".join(pieces)
+    assert buffer.getvalue() == by_memory([("data/x.json", whole)])
+    assert done.bytes == len(whole)
+
+
+def test_a_member_that_fails_halfway_leaves_the_zip_closable() -> None:
+    def broken(sink: package.BytesSink) -> None:
+        sink.write(b"x" * 70_000)  # past the hashing sink's chunk: an entry is open
+        raise RuntimeError("writer failed")
+
+    buffer = io.BytesIO()
+    with (
+        pytest.raises(RuntimeError, match="writer failed"),
+        zipfile.ZipFile(buffer, "w", allowZip64=True) as zf,
+    ):
+        package._ZipBag(zf, CREATED).put("data/x.json", broken)

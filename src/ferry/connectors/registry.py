@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,20 @@ Options = dict[str, Any]
 FullFactory = Callable[[str, Options, dict[str, str]], Connector]
 
 
+@lru_cache(maxsize=256)
+def _rendered(url: str) -> str:
+    """The URL as SQLAlchemy renders it (cached: the same systems are opened per request)."""
+    return make_url(url).render_as_string(hide_password=False)
+
+
 def _sql(url: str, _connection: Options, credentials: dict[str, str]) -> Connector:
-    parsed = make_url(url)
-    if credentials.get("password") and parsed.password is None:
-        parsed = parsed.set(password=credentials["password"])
-    return SqlConnector(parsed.render_as_string(hide_password=False), shared=True)
+    password = credentials.get("password")
+    parsed = make_url(url) if password else None
+    if parsed is not None and parsed.password is None:  # never cached: it holds a secret
+        target = parsed.set(password=password).render_as_string(hide_password=False)
+    else:
+        target = _rendered(url)
+    return SqlConnector(target, shared=True)
 
 
 FACTORIES: dict[str, FullFactory] = {
@@ -49,7 +59,9 @@ _HINT = (
 )
 
 
+@lru_cache(maxsize=256)
 def _sqlalchemy_url(url: str) -> URL | None:
+    """The parsed URL if SQLAlchemy has a dialect for it (cached: URLs are immutable)."""
     try:
         parsed = make_url(url)
         parsed.get_dialect()

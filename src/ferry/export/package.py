@@ -13,8 +13,10 @@ Layout (entries in this order)::
     tagmanifest-sha256.txt             checksums of the tag files above
     signature-ed25519.txt              Ed25519 signature over tagmanifest-sha256.txt (if signed)
 
-Each entry is streamed into the zip and hashed while written; the zip is built in a temporary
-file beside ``path`` and renamed into place, so a crash never leaves half a package there.
+Members shorter than 1 KiB (``zipmem.STORE_BELOW``: tag files, a few rows) are stored, longer
+ones deflated. Each entry is streamed into the zip and hashed while written; the zip is built
+in a temporary file beside ``path`` and renamed into place, so a crash never leaves half a
+package there.
 A small package (up to 5,000 rows) is built in memory instead (``ferry.export.zipmem``), byte
 for byte the same archive, and written with one call.
 Checking lives in ``ferry.export.verify``.
@@ -53,7 +55,7 @@ from ferry.export.verify import (
     verify_package,
 )
 from ferry.export.writers import REPORT_FORMAT, Writer, WriterOptions, get_writer
-from ferry.export.zipmem import MemoryZip, TooBig
+from ferry.export.zipmem import STORE_BELOW, MemoryZip, TooBig
 
 README = "data/README.txt"
 INDEX = "data/index.html"
@@ -168,9 +170,13 @@ def _zip_time(created: datetime) -> tuple[int, int, int, int, int, int]:
     return (year, created.month, created.day, created.hour, created.minute, created.second)
 
 
-def _zip_info(name: str, stamp: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+def _zip_info(
+    name: str, stamp: tuple[int, int, int, int, int, int], size: int | None = None
+) -> zipfile.ZipInfo:
+    """``size``: the member's length when known; shorter than ``STORE_BELOW`` is stored."""
     info = zipfile.ZipInfo(name, date_time=stamp)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    small = size is not None and size < STORE_BELOW
+    info.compress_type = zipfile.ZIP_STORED if small else zipfile.ZIP_DEFLATED
     info.create_system = 3  # unix, so the permissions below mean the same everywhere
     info.external_attr = _MODE << 16
     return info
@@ -180,6 +186,37 @@ class _Bag(Protocol):
     def put(self, name: str, content: Content) -> PackageFile: ...
 
 
+class _Held:
+    """Holds a member's first bytes until it is known to be short (then it is stored whole)
+    or reaches ``STORE_BELOW`` bytes (then a deflated entry is opened and the rest streams)."""
+
+    def __init__(self, bag: _ZipBag, name: str) -> None:
+        self.bag, self.name = bag, name
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.entry: IO[bytes] | None = None
+
+    def write(self, data: bytes, /) -> int:
+        if self.entry is not None:
+            self.entry.write(data)
+            return len(data)
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= STORE_BELOW:
+            self.entry = self.bag.open(self.name, None)
+            self.entry.write(b"".join(self.parts))
+            self.parts = []
+        return len(data)
+
+    def finish(self) -> None:
+        if self.entry is None:
+            data = b"".join(self.parts)
+            with self.bag.open(self.name, len(data)) as entry:
+                entry.write(data)
+        else:
+            self.entry.close()
+
+
 class _ZipBag:
     """Streams each entry into a ``zipfile`` archive (any size)."""
 
@@ -187,14 +224,23 @@ class _ZipBag:
         self.zf = zf
         self.stamp = _zip_time(created)
 
+    def open(self, name: str, size: int | None) -> IO[bytes]:
+        return self.zf.open(_zip_info(name, self.stamp, size), "w", force_zip64=True)
+
     def put(self, name: str, content: Content) -> PackageFile:
-        with self.zf.open(_zip_info(name, self.stamp), "w", force_zip64=True) as raw:
-            out, rows = HashingSink(raw), None
+        held = _Held(self, name)
+        out, rows = HashingSink(held), None
+        try:
             if isinstance(content, bytes):
                 out.write(content)
             else:
                 rows = content(out)
             out.flush()
+        except BaseException:
+            if held.entry is not None:  # the zip cannot be closed while an entry is open
+                held.entry.close()
+            raise
+        held.finish()
         return PackageFile(name, out.hexdigest(), out.size, rows)
 
 

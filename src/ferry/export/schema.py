@@ -155,11 +155,21 @@ def xml_name(name: str) -> str:
 
 
 def infer_schema(data: DatasetRows) -> DatasetSchema:
+    scan = _Scan(data)
+    types = scan.column_types()
+    provenance = {name: provenance_of(data, name, cat) for name, cat in scan.fields.items()}
+    return _schema(tuple((n, c, types[n], provenance[n]) for n, c in scan.fields.items()))
+
+
+@lru_cache(maxsize=1024)
+def _schema(
+    columns: tuple[tuple[str, str | None, tuple[str, bool, bool], str], ...],
+) -> DatasetSchema:
+    """The schema from each column's name, category, (type, has_float, simple) and provenance:
+    a pure function of those, cached (the same datasets come back request after request)."""
     taken: set[str] = {"row"}
     fields = []
-    scan = _Scan(data)
-    declared, types = scan.fields, scan.column_types()
-    for name, category in declared.items():
+    for name, category, (kind, has_float, simple), provenance in columns:
         base = xml_name(name)
         candidate, n = base, 1
         while candidate in taken:
@@ -169,12 +179,12 @@ def infer_schema(data: DatasetRows) -> DatasetSchema:
         fields.append(
             FieldInfo(
                 name=name,
-                type=types[name][0],
+                type=kind,
                 category=category,
-                provenance=provenance_of(data, name, category),
+                provenance=provenance,
                 xml_name=candidate,
-                has_float=types[name][1],
-                simple=types[name][2],
+                has_float=has_float,
+                simple=simple,
             )
         )
     return DatasetSchema(tuple(fields))

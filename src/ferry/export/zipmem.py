@@ -5,6 +5,10 @@
 the same deflate stream, the same central directory and end record, so a package has the
 same bytes whichever way it was built (``tests/unit/test_zipmem.py`` compares the two).
 
+A member shorter than ``STORE_BELOW`` bytes is stored, not deflated (the same rule as
+``ferry.export.package`` applies to streamed packages): for a few hundred bytes deflate saves
+little and costs most, zlib setting up a fresh state per member.
+
 It is cheaper for many tiny members because there is no per-member machinery (a file
 object, a compressor fed in pieces, a seek back to rewrite the header), and the package's
 hashes come from the same whole bytes.
@@ -22,7 +26,9 @@ _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _END = struct.Struct("<4s4H2LH")
 _ZIP64_EXTRA = struct.Struct("<HHQQ")
 _ZIP64_VERSION = 45
+_STORED = 0
 _DEFLATED = 8
+STORE_BELOW = 1024  # members shorter than this are stored (method 0), longer ones deflated
 _UTF8_NAME = 0x800
 _UNIX = 3
 LIMIT = (1 << 31) - 1  # zipfile's ZIP64_LIMIT: past it the central directory changes shape
@@ -42,6 +48,7 @@ def deflate(data: bytes) -> bytes:
 class _Entry:
     name: bytes
     flags: int
+    method: int
     crc: int
     compressed: int
     size: int
@@ -51,8 +58,9 @@ class _Entry:
 class MemoryZip:
     """Members are added whole, in order; ``finish`` returns the archive's bytes.
 
-    Every member is deflated, stamped with ``stamp`` (DOS date and time), made by Unix with
-    ``mode`` as its permissions, as ``_zip_info`` in ``ferry.export.package`` describes it.
+    Every member of ``STORE_BELOW`` bytes or more is deflated (shorter ones are stored),
+    stamped with ``stamp`` (DOS date and time), made by Unix with ``mode`` as its permissions,
+    as ``_zip_info`` in ``ferry.export.package`` describes it.
     """
 
     def __init__(self, stamp: tuple[int, int, int, int, int, int], mode: int) -> None:
@@ -71,7 +79,8 @@ class MemoryZip:
             encoded, flags = name.encode("ascii"), 0
         except UnicodeEncodeError:
             encoded, flags = name.encode("utf-8"), _UTF8_NAME
-        packed = deflate(data)
+        method = _STORED if len(data) < STORE_BELOW else _DEFLATED
+        packed = data if method == _STORED else deflate(data)
         if len(packed) > LIMIT:
             raise TooBig(name)
         crc = zlib.crc32(data)
@@ -81,7 +90,7 @@ class MemoryZip:
             _ZIP64_VERSION,
             0,
             flags,
-            _DEFLATED,
+            method,
             self._time,
             self._date,
             crc,
@@ -90,7 +99,9 @@ class MemoryZip:
             len(encoded),
             len(extra),
         )
-        self._entries.append(_Entry(encoded, flags, crc, len(packed), len(data), self._offset))
+        self._entries.append(
+            _Entry(encoded, flags, method, crc, len(packed), len(data), self._offset)
+        )
         self._parts += (header, encoded, extra, packed)
         self._offset += len(header) + len(encoded) + len(extra) + len(packed)
 
@@ -106,7 +117,7 @@ class MemoryZip:
                     _ZIP64_VERSION,
                     0,
                     e.flags,
-                    _DEFLATED,
+                    e.method,
                     self._time,
                     self._date,
                     e.crc,

@@ -22,7 +22,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before Ferry answers (WAL with NORMAL can lose the last commits
+    # to a power cut or an OS crash, and an accepted request must never be lost).
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 

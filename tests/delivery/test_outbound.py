@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ferry.delivery import outbound
@@ -34,6 +34,9 @@ def answering(table: dict[str, list[str]]) -> Callable[[str, int], list[str]]:
         ["fd00::1"],
         ["0.0.0.0"],
         ["127.0.0.1"],
+        ["100.64.0.1"],  # shared address space (carrier-grade NAT)
+        ["2002:a00:5::1"],  # 6to4 wrapping 10.0.0.5
+        ["224.0.0.1"],
     ],
 )
 def test_names_that_resolve_inside_are_refused(addresses: list[str]) -> None:
@@ -77,3 +80,17 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_kept() -> None
 def test_non_http_urls_are_refused() -> None:
     with pytest.raises(outbound.UnsafeDestination):
         outbound.post("file:///etc/passwd", b"", {}, 1.0)
+
+
+def test_redirects_are_not_followed() -> None:
+    hits: list[str] = []
+
+    async def cb(request: Request) -> Response:
+        hits.append(request.url.path)
+        return Response(status_code=302, headers={"Location": "http://169.254.169.254/latest"})
+
+    resolve = answering({"controller.test": ["127.0.0.1"]})
+    with serve_app(Starlette(routes=[Route("/cb", cb, methods=["POST"])])) as base:
+        port = base.rsplit(":", 1)[1]
+        answer = outbound.post(f"http://controller.test:{port}/cb", b"{}", {}, 5.0, True, resolve)
+    assert answer.status_code == 302 and hits == ["/cb"]  # answered as is, never followed

@@ -340,12 +340,15 @@ def test_upload_after_delivery_or_withdrawal_is_refused_and_nothing_kept(
         late = _post(client, ann_token, "claims.csv", csv)
         assert late.status_code == 410 and late.json()["error"] == "upload_request_closed"
         assert "answered already" in late.json()["message"]
+        for _ in range(4):  # a leaked link tried again and again: refused each time, quietly
+            assert _post(client, ann_token, "claims.csv", csv).status_code == 410
         page = client.get(f"/u/{bob_token}")
         assert page.status_code == 410 and "withdrawn" in page.text
         gone = _post(client, bob_token, "claims.csv", b"id,email,amount\n9,bob@example.com,1\n")
         assert gone.status_code == 410 and gone.json()["error"] == "upload_request_closed"
     assert not list((ferry_env / "manual").rglob("*.sealed"))
     assert "manual.upload.refused" in _actions(ann) and "manual.upload.refused" in _actions(bob)
+    assert _actions(ann).count("manual.upload.refused") == 1
     refused = [m for m in outbox.to(AGENT) if m["Subject"] == "Late upload refused"]
     assert len(refused) == 1  # only for the delivered request, once
     assert requests.show(ann).state == "delivered" and requests.show(bob).waiting_for == []

@@ -1,4 +1,5 @@
-"""Opening the same system again reuses the parsed URL; credentials are never cached."""
+"""Opening the same system again parses its URL again (no URL, which may hold a password, is
+kept in a cache); credentials are never mixed between systems."""
 
 from __future__ import annotations
 
@@ -32,6 +33,6 @@ def test_a_password_in_the_url_wins_over_the_credential() -> None:
 
 @pytest.mark.parametrize("url", ["nosuchdb+driver://x/y", "ftp://host/file"])
 def test_unknown_schemes_are_refused_every_time(url: str) -> None:
-    for _ in range(2):  # the second answer comes from the cache
+    for _ in range(2):  # the second opening answers the same
         with pytest.raises(InvalidInput, match="not supported"):
             connector_kind(url)

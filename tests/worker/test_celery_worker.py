@@ -157,3 +157,13 @@ def test_without_a_broker_jobs_run_in_process(ferry_env: Path) -> None:
     jobs.enqueue("collect-pending", "test")
     jobs.shutdown(wait=True)
     assert requests.show(rid).state in {"ready", "review"}
+
+
+def test_a_broker_that_is_down_does_not_lose_the_job(ferry_env: Path, monkeypatch) -> None:
+    setup = demo.seed(customers=30)
+    rid = verified_request(setup.sample_emails[0])
+    monkeypatch.setenv("FERRY_BROKER_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    reset_settings()
+    jobs.enqueue("collect-pending", "test")  # refused by the broker: run here instead
+    jobs.shutdown(wait=True)
+    assert requests.show(rid).state in {"ready", "review"}

@@ -256,8 +256,13 @@ class Collection:
         seconds = options.timeout_seconds
         cancel = threading.Event()
         connector = source.open()
-        limit_time = getattr(connector, "limit_time", None)
-        if callable(limit_time) and limit_time(seconds) is True:
+        try:
+            limit_time = getattr(connector, "limit_time", None)
+            inline = callable(limit_time) and limit_time(seconds) is True
+        except BaseException:
+            connector.close()
+            raise
+        if inline:
             return self._inline(source, connector, folder, people, seconds)
         future = threads.submit(lambda: self._walk(source, connector, folder, people, cancel))
         try:

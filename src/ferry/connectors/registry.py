@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,9 @@ Options = dict[str, Any]
 FullFactory = Callable[[str, Options, dict[str, str]], Connector]
 
 
-@lru_cache(maxsize=256)
 def _rendered(url: str) -> str:
-    """The URL as SQLAlchemy renders it (cached: the same systems are opened per request)."""
+    """The URL as SQLAlchemy renders it. Not cached: a URL may hold a password, and parsing
+    costs microseconds."""
     return make_url(url).render_as_string(hide_password=False)
 
 
@@ -59,9 +58,8 @@ _HINT = (
 )
 
 
-@lru_cache(maxsize=256)
 def _sqlalchemy_url(url: str) -> URL | None:
-    """The parsed URL if SQLAlchemy has a dialect for it (cached: URLs are immutable)."""
+    """The parsed URL if SQLAlchemy has a dialect for it (not cached: it may hold a password)."""
     try:
         parsed = make_url(url)
         parsed.get_dialect()

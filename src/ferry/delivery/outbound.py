@@ -30,8 +30,10 @@ def kind_of(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
         return "loopback"
-    internal = ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast
-    return "private" if internal or ip.is_unspecified else None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
+        return kind_of(str(ip.sixtofour))  # 6to4 carries an IPv4 address inside
+    # anything not globally routable: private, shared (100.64/10), link-local, reserved, …
+    return None if ip.is_global and not ip.is_multicast else "private"
 
 
 def system_resolver(host: str, port: int) -> list[str]:

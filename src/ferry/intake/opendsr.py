@@ -7,13 +7,13 @@ for the choices made where the specification is unclear, and what is accepted in
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ferry.delivery.outbound import kind_of
 from ferry.domain.errors import FerryError, InvalidInput
 from ferry.domain.models import Identity, IdentityType, RequestState
 
@@ -99,14 +99,9 @@ def _internal(host: str) -> str | None:
     if host == "localhost":
         return "loopback"
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+        return kind_of(host)
+    except ValueError:  # a name, not an address: checked when the callback is sent
         return None
-    if address.is_loopback:
-        return "loopback"
-    if address.is_private or address.is_link_local or address.is_reserved or address.is_multicast:
-        return "private"
-    return None
 
 
 def check_type(request_type: str) -> str:

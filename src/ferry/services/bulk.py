@@ -29,6 +29,7 @@ from ferry.services.collection import (
     begin_in,
     fail_in,
     finish_in,
+    review_reason,
     run,
 )
 from ferry.services.lifecycle import move
@@ -47,10 +48,6 @@ class BulkResult:
     failed: dict[str, str]
     waiting: list[str] = field(default_factory=list)
     """Requests still collecting: a manual system's owner has not uploaded yet."""
-
-
-def _why(notes: dict[str, list[str]]) -> dict[str, str]:
-    return {"review_required": notes["review"][0]} if notes["review"] else {}
 
 
 def run_all(
@@ -308,7 +305,7 @@ def deliver_partial(
             req.id,
             {"missing_systems": missing, "reason": reason[:500], "sha256": package.sha256},
         )
-        move(session, req, RequestState.REVIEW, actor, {"partial": True, **_why(notes)})
+        move(session, req, RequestState.REVIEW, actor, {"partial": True, **review_reason(notes)})
         if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)

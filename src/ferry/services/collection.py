@@ -202,6 +202,11 @@ def _finish(
         return RequestView.of(req, tenant.slug, package)
 
 
+def review_reason(notes: dict[str, list[str]]) -> dict[str, str]:
+    """The audit data saying why a package must be reviewed, if it must."""
+    return {"review_required": notes["review"][0]} if notes.get("review") else {}
+
+
 def finish_in(
     session: Session,
     req: Request,
@@ -227,7 +232,7 @@ def finish_in(
             "discovered_identity_types": sorted(set(notes["discovered"])),
             "signed_by": package.signed_by,
             "redactions": package.redactions or {},
-            **({"review_required": notes["review"][0]} if notes.get("review") else {}),
+            **review_reason(notes),
         },
     )
     must_review = tenant.review_required or bool(notes.get("review"))

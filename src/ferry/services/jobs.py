@@ -79,8 +79,13 @@ def enqueue(job: str, *args: str) -> None:
     if not settings.broker_url:
         submit(f"{job}:{','.join(args)}", lambda: run(job, *args))
         return
-    queue = settings.broker_queue
-    _celery(settings.broker_url).send_task(TASK, args=[job, list(args)], queue=queue)
+    try:
+        _celery(settings.broker_url).send_task(
+            TASK, args=[job, list(args)], queue=settings.broker_queue
+        )
+    except Exception:  # the caller's work is committed: run it here rather than lose it
+        log.exception("the broker refused job %s; running it in this process", job)
+        submit(f"{job}:{','.join(args)}", lambda: run(job, *args))
 
 
 def _celery(broker: str) -> Any:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ferry.crypto import httpsig
@@ -105,8 +106,8 @@ def _legacy_http_key(session: Session, tenant: Tenant) -> Signer | None:
         None,
         {"purpose": HTTP, "key_id": signer.key_id, "from": "var/keys (plain file, removed)"},
     )
-    session.flush()
-    path.unlink()
+    # the file goes only once the key is stored: a rolled-back transaction must not lose it
+    event.listen(session, "after_commit", lambda _s: path.unlink(missing_ok=True), once=True)
     return signer
 
 

@@ -44,7 +44,7 @@ from ferry.services.requests import load
 from ferry.services.uploads import OPEN
 from ferry.settings import get_settings
 from ferry.store import systems
-from ferry.store.tables import CollectionSystem, ManualTask, Request, System, Tenant
+from ferry.store.tables import AuditEvent, CollectionSystem, ManualTask, Request, System, Tenant
 
 MAX_BYTES = 20 * 2**20
 """Largest upload accepted (one person's rows; a whole export is refused)."""
@@ -211,12 +211,21 @@ def _task(session: Session, token: str) -> ManualTask:
 
 def _refused(token: str) -> None:
     """Record an upload refused because its request is over; tell the agent if the request
-    was answered without these records (they may want to send them on)."""
+    was answered without these records (they may want to send them on). Only the first refusal
+    per task is recorded and mailed: a link tried again and again fills neither the audit
+    trail nor the agent's inbox."""
     with unit_of_work() as session:
         task = session.scalar(select(ManualTask).where(ManualTask.token_hash == _hash(token[:200])))
         if task is None:
             return
         req, tenant = load(session, task.request_id, None)
+        earlier = session.scalars(
+            select(AuditEvent.data).where(
+                AuditEvent.request_id == req.id, AuditEvent.action == "manual.upload.refused"
+            )
+        )
+        if any(d.get("system") == task.system for d in earlier):
+            return
         data = {"system": task.system, "request_state": req.state}
         record(
             session,

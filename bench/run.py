@@ -190,6 +190,7 @@ def main() -> None:
             many_people(estate, tmp, args.people, single_sample=10)
         if "e2e" in only:
             e2e.run(estate, tmp, args.people)
+            e2e.pipelined(estate, tmp, args.people)
         if "heavy" in only:
             heavy(estate, tmp)
 

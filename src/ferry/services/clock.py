@@ -18,7 +18,7 @@ from ferry.services import limits, notify, pauses
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import clocks, requests
-from ferry.store.tables import Request, RequestClock, Tenant
+from ferry.store.tables import Request, RequestClock, Tenant, TenantSla
 
 MIN_REASON = 10
 
@@ -73,7 +73,10 @@ def deadline(code: str, received: str, tz: str = "UTC") -> DeadlineView:
 
 
 def tenant_zone(session: Session, tenant_id: int) -> str:
-    sla = clocks.sla_for(session, tenant_id)
+    return _zone(clocks.sla_for(session, tenant_id))
+
+
+def _zone(sla: TenantSla | None) -> str:
     return sla.timezone if sla else "UTC"
 
 
@@ -81,7 +84,7 @@ def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
     """Create the request's clock: local receipt date, due date, acknowledgement, limits."""
     rule = rule_for(req.jurisdiction)
     sla = clocks.sla_for(session, tenant.id)
-    zone = sla.timezone if sla else "UTC"  # as tenant_zone, without reading the row twice
+    zone = _zone(sla)  # the SLA row is needed below too: read once
     received = local_day(req.received_at, parse_zone(zone))
     found = deadlines(received, rule.clock, rule.holidays)
     internal = received + timedelta(days=sla.internal_days) if sla and sla.internal_days else None

@@ -349,8 +349,7 @@ def prefetch_recipients(session: Session, request_ids: list[str]) -> None:
     the transaction (a batch attaches no recipients)."""
     held = txn.memo(session)
     named: set[str] = set()
-    for start in range(0, len(request_ids), 500):
-        chunk = request_ids[start : start + 500]
+    for chunk in txn.id_chunks(request_ids):
         query = select(RequestRecipient.request_id).where(RequestRecipient.request_id.in_(chunk))
         named.update(session.scalars(query))
     for request_id in request_ids:

@@ -62,8 +62,7 @@ def prefetch(session: Session, request_ids: list[str]) -> None:
     (a batch creates no links)."""
     held = txn.memo(session)
     found: dict[str, OpenDsrLink] = {}
-    for start in range(0, len(request_ids), 500):
-        chunk = request_ids[start : start + 500]
+    for chunk in txn.id_chunks(request_ids):
         query = select(OpenDsrLink).where(OpenDsrLink.request_id.in_(chunk))
         found.update((link.request_id, link) for link in session.scalars(query))
     for request_id in request_ids:

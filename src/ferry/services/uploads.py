@@ -20,11 +20,11 @@ from ferry.domain.clock import utcnow
 from ferry.services import gather
 from ferry.services.audit import record
 from ferry.settings import get_settings
+from ferry.store import txn
 from ferry.store.tables import ManualTask, Request
 
 OPEN = ("pending", "expired")
 """Task states still awaited: a link out (``pending``) or one the agent must renew (``expired``)."""
-_CHUNK = 500
 
 
 def open_tasks(session: Session, request_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -32,10 +32,10 @@ def open_tasks(session: Session, request_ids: Iterable[str]) -> dict[str, list[d
     ids = list(dict.fromkeys(request_ids))
     found: dict[str, list[dict[str, Any]]] = {}
     today = utcnow().date()
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in txn.id_chunks(ids):
         query = (
             select(ManualTask)
-            .where(ManualTask.request_id.in_(ids[start : start + _CHUNK]))
+            .where(ManualTask.request_id.in_(chunk))
             .where(ManualTask.state.in_(OPEN))
             .order_by(ManualTask.system)
         )

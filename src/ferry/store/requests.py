@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from ferry.domain.errors import NotFound
+from ferry.store import txn
 from ferry.store.tables import Package, Request, VerificationCode
 
 _TERMINAL = ("delivered", "closed", "rejected", "withdrawn")
@@ -34,8 +35,7 @@ def get(
 def many(session: Session, request_ids: list[str], tenant_id: int) -> dict[str, Request]:
     """The tenant's requests with these ids, by id, in one query (identities in one more)."""
     found: dict[str, Request] = {}
-    for start in range(0, len(request_ids), 500):  # well under every database's bind limit
-        chunk = request_ids[start : start + 500]
+    for chunk in txn.id_chunks(request_ids):
         query = select(Request).where(Request.id.in_(chunk), Request.tenant_id == tenant_id)
         found.update((r.id, r) for r in session.scalars(query))
     return found

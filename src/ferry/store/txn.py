@@ -8,6 +8,7 @@ the next transaction starts with an empty memo.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -39,3 +40,13 @@ def pending(session: Session, kind: type[T]) -> list[T]:
     sees what an autoflushed read would have seen.
     """
     return [obj for obj in session.new if isinstance(obj, kind)]
+
+
+IN_CHUNK = 500
+"""Ids per ``IN (...)`` of a batch read: well under every database's bind-parameter limit."""
+
+
+def id_chunks(ids: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``ids`` in slices of :data:`IN_CHUNK`, for batch reads with ``column.in_(chunk)``."""
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]

@@ -66,12 +66,22 @@ class Outcome:
     attempts: int = 0
     warnings: list[str] = field(default_factory=list)
     result: WalkResult | None = None
+    _per_owner: tuple[WalkResult, dict[str, int]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def rows_for(self, owner: str | None = None) -> int:
         """Rows found for one person (``owner``), or for everyone."""
         if self.result is None:
             return 0
-        return sum(n for (o, _d), n in self.result.counts.items() if owner in (None, o))
+        if owner is None:
+            return sum(self.result.counts.values())
+        if self._per_owner is None or self._per_owner[0] is not self.result:
+            totals: dict[str, int] = {}  # summed once: a bulk batch asks for every person
+            for (o, _d), n in self.result.counts.items():
+                totals[o] = totals.get(o, 0) + n
+            self._per_owner = (self.result, totals)
+        return self._per_owner[1].get(owner, 0)
 
     def as_dict(self, owner: str | None = None) -> dict[str, object]:
         rows = self.rows_for(owner)

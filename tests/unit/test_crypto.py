@@ -9,7 +9,13 @@ import pyrage
 import pytest
 
 from ferry.crypto.age import AgeError, encrypt_to, encrypt_with_passphrase
-from ferry.crypto.envelope import CHUNK, DecryptionFailed, decrypt_chunks, encrypt_file
+from ferry.crypto.envelope import (
+    CHUNK,
+    DecryptionFailed,
+    decrypt_chunks,
+    encrypt_bytes,
+    encrypt_file,
+)
 from ferry.domain.models import DatasetRows
 from ferry.export.filters import for_kind
 
@@ -22,6 +28,9 @@ def test_round_trip_at_chunk_edges(tmp_path: Path, size: int) -> None:
     (tmp_path / "p").write_bytes(plain)
     encrypt_file(tmp_path / "p", tmp_path / "e", "k1", KEY)
     assert b"".join(decrypt_chunks(tmp_path / "e", lambda kid: KEY)) == plain
+    encrypt_bytes(plain, tmp_path / "m", "k1", KEY)  # from memory: the same layout
+    assert b"".join(decrypt_chunks(tmp_path / "m", lambda kid: KEY)) == plain
+    assert (tmp_path / "m").stat().st_size == (tmp_path / "e").stat().st_size
 
 
 def _encrypted(tmp_path: Path, size: int = 3 * CHUNK) -> bytes:

@@ -54,6 +54,19 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
 
 def encrypt_file(src: Path, dst: Path, tenant_key_id: str, tenant_key: bytes) -> None:
     """Encrypt ``src`` into ``dst`` under a fresh file key wrapped by the tenant key."""
+    with src.open("rb") as fin:
+        _encrypt(iter(lambda: fin.read(CHUNK), b""), dst, tenant_key_id, tenant_key)
+
+
+def encrypt_bytes(data: bytes, dst: Path, tenant_key_id: str, tenant_key: bytes) -> None:
+    """As :func:`encrypt_file`, from bytes in memory: the plaintext never touches the disk."""
+    pieces = (data[i : i + CHUNK] for i in range(0, len(data), CHUNK))
+    _encrypt(pieces, dst, tenant_key_id, tenant_key)
+
+
+def _encrypt(plain: Iterator[bytes], dst: Path, tenant_key_id: str, tenant_key: bytes) -> None:
+    """Write ``dst`` (and fsync it) from ``plain``: pieces of ``CHUNK`` bytes, the last one
+    possibly shorter; no pieces at all is an empty plaintext (one empty chunk)."""
     file_key, prefix = AESGCM.generate_key(bit_length=256), os.urandom(7)
     header = {
         "alg": "AES-256-GCM-STREAM",
@@ -64,11 +77,11 @@ def encrypt_file(src: Path, dst: Path, tenant_key_id: str, tenant_key: bytes) ->
     }
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     aead = AESGCM(file_key)
-    with src.open("rb") as fin, dst.open("wb") as fout:
+    with dst.open("wb") as fout:
         fout.write(MAGIC + struct.pack(">I", len(head)) + head)
-        index, chunk = 0, fin.read(CHUNK)
+        index, chunk = 0, next(plain, b"")
         while True:
-            following = fin.read(CHUNK)
+            following = next(plain, b"")
             last = not following
             fout.write(aead.encrypt(_nonce(prefix, index, last), chunk, head))
             if last:

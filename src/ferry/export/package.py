@@ -70,6 +70,8 @@ __all__ = [
     "PackageInfo",
     "PackageMeta",
     "VerifyReport",
+    "fsync_dir",
+    "package_bytes",
     "plan_names",
     "safe_name",
     "unsafe_reason",
@@ -378,6 +380,28 @@ def _build_in_memory(
         return None
 
 
+def _plan(datasets: Iterable[DatasetRows], meta: PackageMeta) -> list[_Planned]:
+    _writers(meta)  # an unknown format fails here, before anything is written
+    return [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
+
+
+def _small(
+    planned: list[_Planned], meta: PackageMeta, signer: Signer | None
+) -> tuple[bytes, list[PackageFile]] | None:
+    """The archive built in memory when it is small (a person's few rows), else None."""
+    if sum(len(p.data.rows) for p in planned) > _IN_MEMORY_ROWS:
+        return None
+    return _build_in_memory(planned, meta, signer)
+
+
+def package_bytes(
+    datasets: Iterable[DatasetRows], meta: PackageMeta, signer: Signer | None = None
+) -> tuple[bytes, list[PackageFile]] | None:
+    """A small package's archive in memory, byte for byte what :func:`write_package` writes,
+    and its files; None when it is too big to build in memory (then use ``write_package``)."""
+    return _small(_plan(datasets, meta), meta, signer)
+
+
 def _hash_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as fh:
@@ -387,7 +411,7 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not on Windows: the rename is still atomic there
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -408,14 +432,11 @@ def write_package(
     come in (datasets sharing a system and dataset name keep their given order).
     """
     path = Path(path)
-    _writers(meta)  # an unknown format fails here, before anything is written
-    planned = [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
-    small = sum(len(p.data.rows) for p in planned) <= _IN_MEMORY_ROWS
+    planned = _plan(datasets, meta)
     built: bytes | None = None
-    if small:  # a person's few rows: build the zip in memory, write it once, hash the bytes
-        done = _build_in_memory(planned, meta, signer)
-        if done is not None:
-            built, files = done
+    done = _small(planned, meta, signer)  # a person's few rows: built in memory, written once
+    if done is not None:
+        built, files = done
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     tmp = Path(tmp_name)
     try:
@@ -430,7 +451,7 @@ def write_package(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     if built is not None:
         digest, size = hashlib.sha256(built).hexdigest(), len(built)
     else:

@@ -1,13 +1,16 @@
 """Building a request's package: provenance filter, redaction, writing, signing, encrypting.
 
-The plain zip exists only while it is built (a hidden temporary file beside the final one,
-mode 0600); what stays on disk is ``package.zip.enc``, encrypted under a per-package key
-wrapped by the tenant's package key. The redaction report (what was replaced, with context)
-is encrypted the same way for the reviewer and never goes into the package.
+What stays on disk is ``package.zip.enc``, encrypted under a per-package key wrapped by the
+tenant's package key. A small package (a person's few rows) is built and encrypted in memory,
+so its plaintext never touches the disk; a big one is streamed into a hidden temporary file
+beside the final one (mode 0600) that exists only while it is built. The redaction report
+(what was replaced, with context) is encrypted the same way for the reviewer and never goes
+into the package.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -18,12 +21,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ferry.crypto.envelope import decrypt_chunks, encrypt_file, key_id_of
+from ferry.crypto.envelope import decrypt_chunks, encrypt_bytes, encrypt_file, key_id_of
 from ferry.crypto.signing import Signer
 from ferry.db import unit_of_work
 from ferry.domain.models import DatasetRows, Identity, IdentityType
 from ferry.export import filters
-from ferry.export.package import PackageInfo, PackageMeta, write_package
+from ferry.export.package import (
+    PackageInfo,
+    PackageMeta,
+    fsync_dir,
+    package_bytes,
+    write_package,
+)
 from ferry.export.redact import (
     RedactionReport,
     Redactor,
@@ -100,16 +109,6 @@ def prepare(
     return redacted, redactor.report
 
 
-def _encrypt_bytes(content: bytes, dst: Path, tenant_keys: Keys) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".plain.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        encrypt_file(Path(tmp), dst, tenant_keys.key_id, tenant_keys.key)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def build(
     folder: Path,
     datasets: list[DatasetRows],
@@ -120,20 +119,22 @@ def build(
 ) -> Package:
     """Write, sign and encrypt the package into ``folder``; the row to store describes it."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
-    os.close(fd)
-    plain = Path(tmp)
     final = folder / PACKAGE_FILE
-    try:
-        info: PackageInfo = write_package(plain, datasets, meta, tenant_keys.signer)
-        staged = folder / f".{PACKAGE_FILE}.partial"
-        encrypt_file(plain, staged, tenant_keys.key_id, tenant_keys.key)
-        os.replace(staged, final)
-    finally:
-        plain.unlink(missing_ok=True)
+    staged = folder / f".{PACKAGE_FILE}.partial"
+    small = package_bytes(datasets, meta, tenant_keys.signer)
+    if small is not None:
+        data, listed = small
+        encrypt_bytes(data, staged, tenant_keys.key_id, tenant_keys.key)
+        info = PackageInfo(
+            final, hashlib.sha256(data).hexdigest(), len(data), listed, tenant_keys.signer.key_id
+        )
+    else:
+        info = _build_streamed(folder, staged, datasets, meta, tenant_keys)
+    os.replace(staged, final)
     if report.findings or report.notes:  # something the reviewer must see (also a fallback)
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
-        _encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys)
+        encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys.key_id, tenant_keys.key)
+    fsync_dir(folder)  # the renames and the report survive a crash once the row is committed
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
     ]
@@ -147,6 +148,21 @@ def build(
         signed_by=info.signed_by,
         redactions=report.counts,
     )
+
+
+def _build_streamed(
+    folder: Path, staged: Path, datasets: list[DatasetRows], meta: PackageMeta, tenant_keys: Keys
+) -> PackageInfo:
+    """A big package: zipped into a temporary plain file (owner-only), then encrypted."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
+    os.close(fd)
+    plain = Path(tmp)
+    try:
+        info = write_package(plain, datasets, meta, tenant_keys.signer)
+        encrypt_file(plain, staged, tenant_keys.key_id, tenant_keys.key)
+    finally:
+        plain.unlink(missing_ok=True)
+    return PackageInfo(folder / PACKAGE_FILE, info.sha256, info.size, info.files, info.signed_by)
 
 
 def chunks(session: Session, package: Package, tenant_id: int) -> Iterable[bytes]:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     collect_every_s: int = Field(
         default=30, description="seconds between sweeps that collect verified requests; 0: off"
     )
+    collect_stale_s: int = Field(
+        default=7200,
+        ge=0,
+        description="seconds a request may stay collecting, with no upload awaited, before the "
+        "sweep fails it as stalled (its worker ended); 0: never",
+    )
     sms_provider: str = Field(default="outbox", description="outbox (var/sms-outbox/) or twilio")
     sms_url: str = Field(default="https://api.twilio.com", description="Twilio-style API base")
     sms_account: str = ""

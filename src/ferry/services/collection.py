@@ -235,9 +235,12 @@ def finish_in(
             **review_reason(notes),
         },
     )
-    must_review = tenant.review_required or bool(notes.get("review"))
+    # failed meanwhile (e.g. as stalled, see services.stalled): the package is whole, but an
+    # agent looks at it before it goes out
+    late = req.state == RequestState.FAILED.value
+    must_review = tenant.review_required or bool(notes.get("review")) or late
     target = RequestState.REVIEW if must_review else RequestState.READY
-    move(session, req, target, actor)
+    move(session, req, target, actor, {"finished_after_failure": True} if late else None)
     if target is RequestState.READY:
         notify.package_ready(session, req, tenant.slug, tenant.name)
 

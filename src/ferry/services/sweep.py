@@ -2,14 +2,15 @@
 
 What ``ferry worker --beat`` schedules on Celery and ``ferry serve`` runs on its own timer (when
 no broker is set): identity verified, then collection starts without an agent pressing a button.
-One tenant's failure is logged and does not stop the others.
+One tenant's failure is logged and does not stop the others. Each sweep first fails the
+collections a crashed worker left behind (:mod:`ferry.services.stalled`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from ferry.services import bulk
+from ferry.services import bulk, stalled
 from ferry.services.tenants import list_tenants
 
 log = logging.getLogger("ferry.sweep")
@@ -18,6 +19,10 @@ log = logging.getLogger("ferry.sweep")
 def collect_pending(actor: str = "worker") -> dict[str, int]:
     """Collect every verified request of every tenant; answers ``{tenant: requests handled}``."""
     handled: dict[str, int] = {}
+    try:
+        stalled.reclaim()  # a crashed worker's requests: failed, for the agent to run again
+    except Exception:
+        log.exception("looking for stalled collections failed")
     for tenant in list_tenants():
         try:
             result = bulk.run_all(tenant.slug, actor, resume=False)  # gaps: the agent decides

@@ -17,23 +17,9 @@ from ferry.services import collection, requests, stalled, sweep, systems, tenant
 from ferry.settings import Settings, reset_settings
 from ferry.store.tables import AuditEvent, Request
 from tests.conftest import Outbox
+from tests.e2e.test_manual_upload import FILES_MAP as MAP
+from tests.e2e.test_manual_upload import MANUAL_MAP
 
-MAP = """
-system: legacy
-datasets:
-  people:
-    primary_key: id
-    identities: {email: email}
-    fields: {id: user.unique_id, email: user.contact.email}
-"""
-MANUAL_MAP = """
-system: paper
-datasets:
-  claims:
-    primary_key: id
-    identities: {email: email}
-    fields: {id: user.unique_id, email: user.contact.email}
-"""
 AGENT = "agents@example.com"
 LATER = timedelta(hours=3)  # past the default threshold of two hours
 

@@ -147,3 +147,74 @@ def test_cli_scan_and_add_without_map(ferry_env: Path, tmp_path: Path) -> None:
     assert scanned.exit_code == 0, scanned.output
     assert load_datamap(out.read_text()).datasets["members"].identities["email"] == "contact"
     assert systems.test_system("t", "club").problems == []
+
+
+def _legacy(path: Path) -> str:
+    """A shop with no declared foreign keys, as legacy databases often are."""
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT);
+        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, paid INTEGER);
+        CREATE TABLE order_items (id INTEGER PRIMARY KEY, orderId INTEGER, sku TEXT);
+        CREATE TABLE category (id INTEGER PRIMARY KEY, label TEXT);
+        CREATE TABLE products (id INTEGER PRIMARY KEY, category_id INTEGER, parent_id INTEGER);
+        CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT, line TEXT);
+        """
+    )
+    for i in (1, 2):
+        con.execute("INSERT INTO customers VALUES (?,?,?)", (i, f"c{i}@example.com", f"N{i}"))
+        con.execute("INSERT INTO orders VALUES (?,?,1)", (10 + i, i))
+        con.execute("INSERT INTO order_items VALUES (?,?,'sku')", (100 + i, 10 + i))
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def test_draft_guesses_references_from_column_names_and_says_so(tmp_path: Path) -> None:
+    url = _legacy(tmp_path / "legacy.db")
+    view = scan.scan_url("shop", url)
+    dm = load_datamap(view.map_text)
+    refs = {n: [(r.field, r.to) for r in d.references] for n, d in dm.datasets.items()}
+    assert refs["orders"] == [("customer_id", "customers.id")]
+    assert refs["order_items"] == [("orderId", "orders.id")]  # camel case too
+    assert refs["products"] == [("category_id", "category.id")]  # singular table name
+    assert refs["customers"] == [] and refs["audit_log"] == []  # "paid", "parent_id": no guess
+    text = "\n".join(view.warnings)
+    assert "column 'customer_id' taken as a reference to customers.id from its name" in text
+    assert "'paid'" not in text and "parent_id" not in text
+    # reachable now: a person's orders and their items are collected, nobody else's
+    engine = Collection(
+        [Source("shop", dm, lambda: open_connector(url))],
+        [Person("r", [Identity.parse("email", "c2@example.com")])],
+        tmp_path / "w",
+    )
+    assert engine.run()["shop"].status == "done"
+    got = {d.dataset: [r["id"] for r in d.rows] for d in engine.datasets(engine.people["r"])}
+    assert got["orders"] == [12] and got["order_items"] == [102]
+    # what nothing reaches is said, personal-looking or not
+    assert "dataset 'audit_log': no identity or reference reaches it" in text
+    assert "dataset 'products': no identity or reference reaches it" in text
+
+
+def test_system_add_warns_of_datasets_a_hand_written_map_cannot_reach(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    url = _legacy(tmp_path / "legacy.db")
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    crm = "system: crm\ndatasets:\n  customers:\n    identities: {email: email}\n"
+    systems.add_system("t", "crm", url, crm)
+    billing = """
+system: billing
+datasets:
+  orders:
+    references: [{field: customer_id, to: crm.customers.id}]
+  order_items:
+    references: [{field: orderId, to: orders.id}]
+  audit_log: {}
+"""
+    view = systems.add_system("t", "billing", url, billing)
+    assert view.warnings == [
+        "dataset 'audit_log': no identity or reference reaches it, so its rows are never "
+        "collected; map one, or remove it if it is not about people"
+    ]  # orders and its items are reached through the CRM's values

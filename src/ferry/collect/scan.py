@@ -15,6 +15,8 @@ from datetime import date
 from typing import Any
 
 from ferry.collect.datamap import DataMap
+from ferry.collect.planner import reachable
+from ferry.domain.models import IdentityType
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,63}")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{6,20}[0-9]")
@@ -181,16 +183,56 @@ def draft(system: str, tables: list[TableInfo]) -> Draft:
     for table in tables:
         names[table.name] = _dataset_name(table.name, taken)
     datasets: dict[str, dict[str, Any]] = {}
+    keyed = {t.name.lower(): t for t in tables if len(t.primary_key) == 1}
     for table in tables:
         if not table.source and not _TABLE.fullmatch(table.name):
             warnings.append(f"table {table.name!r} is not a plain name; map it by hand (left out)")
             continue
-        datasets[names[table.name]] = _dataset(table, names, warnings)
+        refs = [*table.foreign_keys, *_named_references(table, keyed, warnings)]
+        datasets[names[table.name]] = _dataset(table, refs, names, warnings)
     _customer_ids(datasets)
     return Draft({"system": system, "datasets": datasets}, warnings)
 
 
-def _dataset(table: TableInfo, names: dict[str, str], warnings: list[str]) -> dict[str, Any]:
+# "customer_id", "Customer_ID", "customerId", "CustomerID"; not "paid" or "valid"
+_ID_COLUMN = re.compile(r"(?P<stem>[A-Za-z][A-Za-z0-9_]*?)(_id|_ID|_Id|(?<=[a-z0-9])I[dD])")
+
+
+def _named_references(
+    table: TableInfo, keyed: dict[str, TableInfo], warnings: list[str]
+) -> list[tuple[str, str, str]]:
+    """References no foreign key declares, guessed from the column's name: ``customer_id`` (or
+    ``customerId``) points at the one-column key of a table ``customer`` or ``customers``.
+    Legacy databases and exported files seldom declare keys; without these, a person's orders
+    would be unreachable. Each guess is a warning, for the person reviewing the draft."""
+    declared = {col for col, _t, _c in table.foreign_keys}
+    found = []
+    for col in table.columns:
+        match = _ID_COLUMN.fullmatch(col.name)
+        if match is None or col.name in declared or col.name in table.primary_key:
+            continue
+        stem = match["stem"].lower().rstrip("_")
+        plural = [stem, f"{stem}s", f"{stem}es"] + (
+            [f"{stem[:-1]}ies"] if stem.endswith("y") else []
+        )
+        other = next((keyed[n] for n in plural if n in keyed), None)
+        if other is None or other.name == table.name:
+            continue
+        key = other.primary_key[0]
+        found.append((col.name, other.name, key))
+        warnings.append(
+            f"table {table.name!r}: column {col.name!r} taken as a reference to "
+            f"{other.name}.{key} from its name (no foreign key says so); check it"
+        )
+    return found
+
+
+def _dataset(
+    table: TableInfo,
+    foreign_keys: list[tuple[str, str, str]],
+    names: dict[str, str],
+    warnings: list[str],
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if table.source:
         body["source"] = dict(table.source)
@@ -227,7 +269,7 @@ def _dataset(table: TableInfo, names: dict[str, str], warnings: list[str]) -> di
         body["identities"] = identities
     refs = [
         {"field": col, "to": f"{names[other]}.{other_col}"}
-        for col, other, other_col in table.foreign_keys
+        for col, other, other_col in foreign_keys
         if other in names and _PLAIN.fullmatch(col) and _PLAIN.fullmatch(other_col)
     ]
     if refs:
@@ -260,15 +302,36 @@ def _customer_ids(datasets: dict[str, dict[str, Any]]) -> None:
 
 
 def unmapped_personal(datamap: DataMap, reachable: set[str]) -> list[str]:
-    """Personal-looking fields in datasets no identity can reach: listed, never dropped."""
+    """Datasets no identity or reference reaches (their rows would never be collected for
+    anyone), personal-looking fields named: listed, never dropped."""
     found = []
     for ds in datamap.datasets.values():
+        if ds.name in reachable:
+            continue
         personal = [c for c, cat in ds.fields.items() if cat and cat.startswith("user.")]
-        if personal and ds.name not in reachable:
+        if personal:
             cols = ", ".join(personal)
             found.append(
                 f"dataset {ds.name!r} holds personal-looking columns ({cols}) but no identity "
                 "or reference reaches it; map an identity or a reference, or confirm it is not "
                 "about the people who ask"
             )
+        else:
+            found.append(
+                f"dataset {ds.name!r}: no identity or reference reaches it, so its rows are "
+                "never collected; map one, or remove it if it is not about people"
+            )
     return found
+
+
+def unreachable_warnings(datamap: DataMap) -> list[str]:
+    """:func:`unmapped_personal` for the datasets that neither an identity of any type nor a
+    reference (from this system or, through another system's values, from outside) reaches."""
+    reach = set(reachable(datamap, set(IdentityType)))
+    todo = [ds.name for ds, _ref in datamap.external_references()]
+    while todo:  # a dataset looked up by another system's values, and what hangs off it
+        name = todo.pop()
+        if name not in reach:
+            reach.add(name)
+            todo += [child.name for child, _ref in datamap.children(name)]
+    return unmapped_personal(datamap, reach)

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 
 from ferry.collect.datamap import load_datamap
 from ferry.collect.fides import to_yaml
-from ferry.collect.planner import reachable
-from ferry.collect.scan import draft, unmapped_personal
+from ferry.collect.scan import draft, unreachable_warnings
 from ferry.connectors.base import ConnectorError, Describable
 from ferry.connectors.registry import open_connector
 from ferry.crypto.secretbox import unseal
 from ferry.db import unit_of_work
 from ferry.domain.errors import InvalidInput
-from ferry.domain.models import IdentityType
 from ferry.settings import get_settings
 from ferry.store import systems, tenants
 
@@ -49,8 +47,7 @@ def scan_url(name: str, url: str, credentials: dict[str, str] | None = None) -> 
         raise InvalidInput(f"system {name!r} has no tables or files to scan")
     found = draft(name, tables)
     datamap = load_datamap(to_yaml(found.datamap()))
-    reach = set(reachable(datamap, set(IdentityType)))
-    warnings = [*found.warnings, *unmapped_personal(datamap, reach)]
+    warnings = [*found.warnings, *unreachable_warnings(datamap)]
     return ScanView(name, HEADER + to_yaml(datamap), list(datamap.datasets), warnings)
 
 

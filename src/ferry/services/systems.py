@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ferry.collect.datamap import load_datamap
 from ferry.collect.fides import ferry_map_text, is_fides
+from ferry.collect.scan import unreachable_warnings
 from ferry.collect.taxonomy import map_warnings
 from ferry.connectors.registry import open_connector
 from ferry.crypto.secretbox import seal, unseal
@@ -39,7 +40,8 @@ def ferry_map(name: str, map_text: str) -> tuple[str, list[str]]:
         parsed = None
     if is_fides(parsed):
         map_text, warnings = ferry_map_text(map_text, name)
-    return map_text, [*warnings, *map_warnings(load_datamap(map_text))]
+    datamap = load_datamap(map_text)
+    return map_text, [*warnings, *map_warnings(datamap), *unreachable_warnings(datamap)]
 
 
 def split_password(url: str, credentials: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -93,7 +95,7 @@ def add_system(
         view = scan_url(name, url, secrets)
         map_text, scanned = view.map_text, view.warnings
     map_text, warnings = ferry_map(name, map_text)
-    warnings = [*scanned, *warnings]
+    warnings = list(dict.fromkeys([*scanned, *warnings]))  # the draft's own, said once
     datasets, problems = _check(url, map_text, secrets)
     if problems:
         raise InvalidInput(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 
 # The layouts and constants of CPython's zipfile (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16).
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
@@ -44,17 +43,6 @@ def deflate(data: bytes) -> bytes:
     return zlib.compress(data, zlib.Z_DEFAULT_COMPRESSION, -zlib.MAX_WBITS)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    name: bytes
-    flags: int
-    method: int
-    crc: int
-    compressed: int
-    size: int
-    offset: int
-
-
 class MemoryZip:
     """Members are added whole, in order; ``finish`` returns the archive's bytes.
 
@@ -69,11 +57,11 @@ class MemoryZip:
         self._time = h << 11 | mi << 5 | s // 2
         self._attr = mode << 16
         self._parts: list[bytes] = []
-        self._entries: list[_Entry] = []
+        self._central: list[bytes] = []  # record and name of each member, in order
         self._offset = 0
 
     def add(self, name: str, data: bytes) -> None:
-        if len(data) > LIMIT or self._offset > LIMIT or len(self._entries) >= _MAX_MEMBERS:
+        if len(data) > LIMIT or self._offset > LIMIT or len(self._central) // 2 >= _MAX_MEMBERS:
             raise TooBig(name)
         try:
             encoded, flags = name.encode("ascii"), 0
@@ -99,43 +87,36 @@ class MemoryZip:
             len(encoded),
             len(extra),
         )
-        self._entries.append(
-            _Entry(encoded, flags, method, crc, len(packed), len(data), self._offset)
+        central = _CENTRAL.pack(
+            b"PK\x01\x02",
+            _ZIP64_VERSION,
+            _UNIX,
+            _ZIP64_VERSION,
+            0,
+            flags,
+            method,
+            self._time,
+            self._date,
+            crc,
+            len(packed),
+            len(data),
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            self._attr,
+            self._offset,
         )
+        self._central += (central, encoded)  # its central directory record, written at the end
         self._parts += (header, encoded, extra, packed)
         self._offset += len(header) + len(encoded) + len(extra) + len(packed)
 
     def finish(self) -> bytes:
         start = self._offset
-        central = []
-        for e in self._entries:
-            central.append(
-                _CENTRAL.pack(
-                    b"PK\x01\x02",
-                    _ZIP64_VERSION,
-                    _UNIX,
-                    _ZIP64_VERSION,
-                    0,
-                    e.flags,
-                    e.method,
-                    self._time,
-                    self._date,
-                    e.crc,
-                    e.compressed,
-                    e.size,
-                    len(e.name),
-                    0,
-                    0,
-                    0,
-                    0,
-                    self._attr,
-                    e.offset,
-                )
-            )
-            central.append(e.name)
-        size = sum(len(p) for p in central)
+        size = sum(map(len, self._central))
         if start > LIMIT or size > LIMIT:
             raise TooBig("central directory")
-        count = len(self._entries)
+        count = len(self._central) // 2
         end = _END.pack(b"PK\x05\x06", 0, 0, count, count, size, start, 0)
-        return b"".join([*self._parts, *central, end])
+        return b"".join([*self._parts, *self._central, end])

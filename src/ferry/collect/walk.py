@@ -221,8 +221,8 @@ class SystemWalk:
         self.unmatched: Counter[str] = Counter()
         self.lookups = 0
         self.durable = False
-        self._unlogged: list[dict[str, Any]] = []
-        self._children = {name: datamap.children(name) for name in datamap.datasets}
+        self._unlogged: list[tuple[Lookup, dict[str, set[str]]]] = []  # done, not yet logged
+        self._children = datamap.children_of_each()
         self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
 
@@ -469,10 +469,9 @@ class SystemWalk:
         mine = [self.spools[(owner, name)] for owner in sorted(touched)]
         for spool in mine:
             spool.commit()
-        entry = {"lookup": [name, column], "values": {v: sorted(o) for v, o in owners_of.items()}}
         with self.lock:
             self.lookups += 1
-            self._unlogged.append(entry)
+            self._unlogged.append((lookup, owners_of))
             if self.durable or any(spool.on_disk for spool in mine):
                 self._checkpoint()
 
@@ -487,9 +486,12 @@ class SystemWalk:
         record); once a spool spills to disk, every lookup is logged as it finishes.
         """
         sizes = {f"{o}/{d}": list(s.persist()) for (o, d), s in self.spools.items()}
-        for i, entry in enumerate(self._unlogged):
+        for i, ((name, column), owners_of) in enumerate(self._unlogged):
             last = i == len(self._unlogged) - 1
-            self.log.append({**entry, "spools": sizes if last else {}})
+            values = {v: sorted(o) for v, o in owners_of.items()}
+            self.log.append(
+                {"lookup": [name, column], "values": values, "spools": sizes if last else {}}
+            )
         if not self._unlogged and sizes:
             self.log.append({"lookup": ["", ""], "values": {}, "spools": sizes})
         self._unlogged = []

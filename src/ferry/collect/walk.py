@@ -223,6 +223,7 @@ class SystemWalk:
         self.durable = False
         self._unlogged: list[tuple[Lookup, dict[str, set[str]]]] = []  # done, not yet logged
         self._children = datamap.children_of_each()
+        self._order = {name: i for i, name in enumerate(datamap.datasets)}
         self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
 
@@ -404,7 +405,7 @@ class SystemWalk:
         while self.pending:
             with self.lock:
                 wave, self.pending = self.pending, {}
-            order = {name: i for i, name in enumerate(self.map.datasets)}
+            order = self._order
             by_dataset: dict[str, list[Lookup]] = {}
             for lookup in sorted(wave, key=lambda lk: (order.get(lk[0], 0), lk[1])):
                 by_dataset.setdefault(lookup[0], []).append(lookup)
@@ -419,6 +420,9 @@ class SystemWalk:
 
     def _run_groups(self, groups: list[list[Lookup]], run_group: Any) -> None:
         """Datasets of one wave, at most ``connections`` at a time (see :class:`_Wave`)."""
+        if len(groups) == 1:  # one dataset: nothing to share with other threads
+            run_group(groups[0])
+            return
         self._wave = _Wave(groups, run_group, self.connections)
         try:
             self._wave.run()

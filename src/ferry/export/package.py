@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, NamedTuple, Protocol
 
@@ -112,8 +113,10 @@ class PackageInfo:
 # --- names -------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def safe_name(name: str) -> str:
-    """One path component that is safe on every OS: letters, digits and ``-_.`` only."""
+    """One path component that is safe on every OS: letters, digits and ``-_.`` only.
+    (A pure function of a system's or dataset's name: cached.)"""
     text = unicodedata.normalize("NFKC", name)
     kept = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
     kept = re.sub(r"\.{2,}", ".", kept).strip(".")[:_MAX_NAME].strip(".")

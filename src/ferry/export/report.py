@@ -9,6 +9,7 @@ the chosen formats). Written row by row into the sink.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,8 +93,11 @@ def _kinds(categories: tuple[str | None, ...]) -> str:
     return ", ".join(sorted({category_words(c) for c in categories}))
 
 
+_SPECIAL = re.compile("[&<>\"']")  # what html.escape(quote=True) replaces
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
 def _head(meta: ReadmeMeta) -> str:

@@ -61,18 +61,20 @@ class MemoryZip:
         self._offset = 0
 
     def add(self, name: str, data: bytes) -> None:
-        if len(data) > LIMIT or self._offset > LIMIT or len(self._central) // 2 >= _MAX_MEMBERS:
+        size, offset = len(data), self._offset
+        if size > LIMIT or offset > LIMIT or len(self._central) // 2 >= _MAX_MEMBERS:
             raise TooBig(name)
         try:
             encoded, flags = name.encode("ascii"), 0
         except UnicodeEncodeError:
             encoded, flags = name.encode("utf-8"), _UTF8_NAME
-        method = _STORED if len(data) < STORE_BELOW else _DEFLATED
+        method = _STORED if size < STORE_BELOW else _DEFLATED
         packed = data if method == _STORED else deflate(data)
-        if len(packed) > LIMIT:
+        compressed = len(packed)
+        if compressed > LIMIT:
             raise TooBig(name)
         crc = zlib.crc32(data)
-        extra = _ZIP64_EXTRA.pack(1, 16, len(data), len(packed))
+        extra = _ZIP64_EXTRA.pack(1, 16, size, compressed)
         header = _LOCAL.pack(
             b"PK\x03\x04",
             _ZIP64_VERSION,
@@ -98,19 +100,19 @@ class MemoryZip:
             self._time,
             self._date,
             crc,
-            len(packed),
-            len(data),
+            compressed,
+            size,
             len(encoded),
             0,
             0,
             0,
             0,
             self._attr,
-            self._offset,
+            offset,
         )
         self._central += (central, encoded)  # its central directory record, written at the end
         self._parts += (header, encoded, extra, packed)
-        self._offset += len(header) + len(encoded) + len(extra) + len(packed)
+        self._offset = offset + len(header) + len(encoded) + len(extra) + compressed
 
     def finish(self) -> bytes:
         start = self._offset

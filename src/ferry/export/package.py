@@ -13,10 +13,10 @@ Layout (entries in this order)::
     tagmanifest-sha256.txt             checksums of the tag files above
     signature-ed25519.txt              Ed25519 signature over tagmanifest-sha256.txt (if signed)
 
-Members shorter than 1 KiB (``zipmem.STORE_BELOW``: tag files, a few rows) are stored, longer
-ones deflated. Each entry is streamed into the zip and hashed while written; the zip is built
-in a temporary file beside ``path`` and renamed into place, so a crash never leaves half a
-package there.
+Members shorter than 4 KiB (``zipmem.STORE_BELOW``: tag files, a few rows, the guides of a
+small package) are stored, longer ones deflated. Each entry is streamed into the zip and
+hashed while written; the zip is built in a temporary file beside ``path`` and renamed into
+place, so a crash never leaves half a package there.
 A small package (up to 5,000 rows) is built in memory instead (``ferry.export.zipmem``), byte
 for byte the same archive, and written with one call.
 Checking lives in ``ferry.export.verify``.

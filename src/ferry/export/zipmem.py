@@ -5,9 +5,11 @@
 the same deflate stream, the same central directory and end record, so a package has the
 same bytes whichever way it was built (``tests/unit/test_zipmem.py`` compares the two).
 
-A member shorter than ``STORE_BELOW`` bytes is stored, not deflated (the same rule as
-``ferry.export.package`` applies to streamed packages): for a few hundred bytes deflate saves
-little and costs most, zlib setting up a fresh state per member.
+A member shorter than ``STORE_BELOW`` (4 KiB) is stored, not deflated (the same rule as
+``ferry.export.package`` applies to streamed packages): for a few KB deflate saves a few KB
+and costs most of a small package's CPU, zlib setting up a fresh state (~256 KB) per member.
+A person's small package (a few rows, the three guides of 2-4 KB) is then ~14 KB instead of
+~8 KB; a big package changes by the same few KB, its data files being deflated as before.
 
 It is cheaper for many tiny members because there is no per-member machinery (a file
 object, a compressor fed in pieces, a seek back to rewrite the header), and the package's
@@ -27,7 +29,7 @@ _ZIP64_EXTRA = struct.Struct("<HHQQ")
 _ZIP64_VERSION = 45
 _STORED = 0
 _DEFLATED = 8
-STORE_BELOW = 1024  # members shorter than this are stored (method 0), longer ones deflated
+STORE_BELOW = 4096  # members shorter than this are stored (method 0), longer ones deflated
 _UTF8_NAME = 0x800
 _UNIX = 3
 LIMIT = (1 << 31) - 1  # zipfile's ZIP64_LIMIT: past it the central directory changes shape

@@ -34,8 +34,8 @@ class RowSpool:
     as done in the progress log, so rows of a lookup cut short are fetched again.
     """
 
-    def __init__(self, path: Path, spill_rows: int | None = None) -> None:
-        self.path = path
+    def __init__(self, path: Path | tuple[Path, str], spill_rows: int | None = None) -> None:
+        self._where = path  # or (folder, file name): joined when the file is first needed
         self.spill_rows = spill_rows or _CHUNK_ROWS
         self.count = 0
         self.committed = 0
@@ -43,6 +43,13 @@ class RowSpool:
         self._mem: list[Row] = []
         self._disk_rows = 0
         self._fh: Any = None
+
+    @property
+    def path(self) -> Path:
+        if isinstance(self._where, tuple):  # a person's few rows never need it
+            folder, name = self._where
+            self._where = folder / name
+        return self._where
 
     @property
     def on_disk(self) -> bool:

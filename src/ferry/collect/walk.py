@@ -61,9 +61,14 @@ def norm(value: object) -> str | None:
     return None
 
 
+def spool_name(key: Key) -> str:
+    """``OWNER.DATASET.spool``: a spool's file in the system's folder (flat: folders are
+    slow to remove)."""
+    return f"{key[0]}.{key[1]}.spool"
+
+
 def spool_path(folder: Path, key: Key) -> Path:
-    """``OWNER.DATASET.spool`` in the system's folder (flat: folders are slow to remove)."""
-    return folder / f"{key[0]}.{key[1]}.spool"
+    return folder / spool_name(key)
 
 
 def _row_key(ds: DatasetMap, row: Row) -> Hashable:
@@ -272,7 +277,7 @@ class SystemWalk:
         if not replay:
             spool = self.spools.get(key)
             if spool is None:
-                spool = self.spools[key] = RowSpool(self._spool_path(key))
+                spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
             spool.append(row)
         children = self._children[ds.name]
         if children or ds.identities or self.exported:
@@ -303,7 +308,7 @@ class SystemWalk:
                 cols.update(dict.fromkeys(shape))
         spool = self.spools.get(key)
         if spool is None:
-            spool = self.spools[key] = RowSpool(self._spool_path(key))
+            spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
         spool.extend(rows)
 
     def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
@@ -351,9 +356,6 @@ class SystemWalk:
         key = norm(value)
         if key is not None:
             self.seen.setdefault(lookup, {}).setdefault(key, set()).add(owner)
-
-    def _spool_path(self, key: Key) -> Path:
-        return spool_path(self.folder, key)
 
     # --- running --------------------------------------------------------------------------
 

@@ -254,7 +254,6 @@ class Collection:
         """
         options = source.datamap.collection
         seconds = options.timeout_seconds
-        cancel = threading.Event()
         connector = source.open()
         try:
             limit_time = getattr(connector, "limit_time", None)
@@ -264,6 +263,7 @@ class Collection:
             raise
         if inline:
             return self._inline(source, connector, folder, people, seconds)
+        cancel = threading.Event()
         future = threads.submit(lambda: self._walk(source, connector, folder, people, cancel))
         try:
             result = future.result(timeout=seconds)

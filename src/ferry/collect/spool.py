@@ -11,7 +11,6 @@ unpickling them is safe (they never hold anything a client system could choose a
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import pickle
@@ -159,8 +158,7 @@ def read_rows(path: Path) -> Iterator[Row]:
             yield from rows
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+class gc_paused:  # lower case: used like the function it was, ``with gc_paused():``
     """The garbage collector paused for a short, bounded piece of work (one chunk of rows).
 
     Making 2,000 rows allocates tens of thousands of objects, and every 700 allocations
@@ -168,15 +166,17 @@ def gc_paused() -> Iterator[None]:
     never have. Paused, there is at most one collection per chunk instead of dozens (the
     allocation count carries over, so the collector runs as soon as it is enabled again).
     Nested or concurrent pauses are harmless: only the outermost one re-enables it.
+    (A class, not a generator context manager: it is entered once per lookup.)
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    def __enter__(self) -> None:
+        self.paused = gc.isenabled()
+        if self.paused:
+            gc.disable()
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.paused:
+            gc.enable()
 
 
 class SpooledRows(list[Row]):

@@ -227,7 +227,10 @@ class SystemWalk:
         self.lookups = 0
         self.durable = False
         self._unlogged: list[tuple[Lookup, dict[str, set[str]]]] = []  # done, not yet logged
-        self._children = datamap.children_of_each()
+        self._children = {  # per dataset: (child dataset, its column, this dataset's column)
+            name: [(child.name, ref.field, ref.to_field) for child, ref in kids]
+            for name, kids in datamap.children_of_each().items()
+        }
         self._order = {name: i for i, name in enumerate(datamap.datasets)}
         self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
@@ -312,8 +315,8 @@ class SystemWalk:
         spool.extend(rows)
 
     def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
-        for child, ref in children:
-            self._queue(owner, (child.name, ref.field), row.get(ref.to_field))
+        for child, column, source in children:
+            self._queue(owner, (child, column), row.get(source))
         for kind, column in ds.identities.items():
             value = row.get(column)
             if value is None or isinstance(value, bool) or str(value).strip() == "":

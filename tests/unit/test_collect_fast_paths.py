@@ -212,3 +212,13 @@ def test_in_memory_connectors_without_unique_keys_look_up_as_before(tmp_path: Pa
     )
     outcome = engine.run()["shop"]
     assert outcome.result is not None and outcome.result.lookups == 3
+
+
+def test_spool_given_folder_and_name_uses_that_file_when_it_spills(tmp_path: Path) -> None:
+    lazy = spool.RowSpool((tmp_path / "sys", "p.orders.spool"), spill_rows=2)
+    lazy.extend([{"i": 1}])
+    assert not lazy.on_disk and not (tmp_path / "sys").exists()  # a few rows: no file
+    lazy.extend([{"i": 2}, {"i": 3}])
+    lazy.commit()
+    assert lazy.path == tmp_path / "sys" / "p.orders.spool" and lazy.path.is_file()
+    assert list(lazy) == [{"i": 1}, {"i": 2}, {"i": 3}]

@@ -66,6 +66,22 @@ def test_children_and_identity_lookup() -> None:
     assert dm.keyed_by(IdentityType.PHONE) == []
 
 
+def test_children_of_each_is_children_of_every_dataset() -> None:
+    cross = _with(
+        orders={"references": [{"field": "customer_id", "to": "customers.id"}]},
+        notes={
+            "references": [
+                {"field": "order_id", "to": "orders.id"},
+                {"field": "author_id", "to": "customers.id"},
+                {"field": "crm_id", "to": "crm.contacts.id"},
+                {"field": "self_id", "to": "shop.customers.id"},
+            ]
+        },
+    )
+    for dm in (load_datamap(GOOD), shop_map(), DataMap.model_validate(cross)):
+        assert dm.children_of_each() == {name: dm.children(name) for name in dm.datasets}
+
+
 def test_referenced_columns_are_read_even_when_fields_only() -> None:
     dm = load_datamap(GOOD.replace("  orders:\n", "  orders:\n    fields_only: true\n"))
     needed = dm.datasets["orders"].columns_needed()

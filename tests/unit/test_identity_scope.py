@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import date
 
 import pytest
@@ -30,6 +32,24 @@ def test_email_domain_is_lower_cased_local_part_kept() -> None:
 def test_bad_identities(text: str) -> None:
     with pytest.raises(InvalidInput):
         Identity.parse_pair(text)
+
+
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def test_control_characters_are_exactly_cc_cs_and_bidi_overrides() -> None:
+    """Every code point: refused iff it is a control (Cc), a surrogate (Cs) or a bidi override;
+    anything else (format characters, private use, unassigned) is left to the type's rules."""
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        control = unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI
+        try:
+            Identity.parse("name", f"a{ch}b")
+        except InvalidInput:
+            refused = True
+        else:
+            refused = False
+        assert refused is control, hex(code)
 
 
 def test_values_with_sql_are_just_values() -> None:

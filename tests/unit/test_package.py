@@ -337,3 +337,12 @@ def test_verify_flags_path_traversal_names(package: Path, tmp_path: Path) -> Non
 def test_verify_bounds_the_bytes_it_reads(package: Path) -> None:
     report = verify_package(package, max_total_bytes=100)
     assert not report.ok and any("size limit" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("text", ["", "plain text", "a & b", "<b>", 'say "hi"', "it's", "&amp;"])
+def test_report_escape_is_html_escape(text: str) -> None:
+    import html
+
+    from ferry.export.report import _e
+
+    assert _e(text) == html.escape(text, quote=True)

@@ -264,3 +264,17 @@ def test_ten_megabyte_cell_in_every_format(tmp_path: Path) -> None:
     assert big.encode() in files["data/desk/notes.xml"]
     assert len(files["data/index.html"]) < 100_000  # shortened in the readable report
     assert verify_package(path, key=KEY.public_raw).ok
+
+
+@pytest.mark.parametrize("system", ["Tienda Luís", "lone \ud800 surrogate"])
+def test_datapackage_json_keeps_odd_names_readable(tmp_path: Path, system: str) -> None:
+    """Real characters where UTF-8 can hold them; a lone surrogate (no UTF-8 form) as a
+    ``\\u`` escape: either way the file is valid JSON giving back the name."""
+    data = DatasetRows(system, "clientes", {"nombre": "user.name"}, [{"nombre": "Ana"}])
+    path = tmp_path / "p.zip"
+    write_package(path, [data], META)
+    raw = entries(path)["data/datapackage.json"]
+    doc = json.loads(raw)
+    assert doc["resources"][0]["ferry:system"] == system
+    assert ("Luís".encode() in raw) == ("Luís" in system)
+    assert verify_package(path).ok

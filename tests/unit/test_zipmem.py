@@ -149,7 +149,10 @@ def test_a_package_too_big_for_memory_is_streamed(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "b.zip"]
 
 
-@pytest.mark.parametrize("size", [0, 1023, 1024, 5000])
+_EDGE = zipmem.STORE_BELOW
+
+
+@pytest.mark.parametrize("size", [0, _EDGE - 1, _EDGE, _EDGE + 1, 3 * _EDGE])
 def test_short_members_are_stored_and_long_ones_deflated(size: int) -> None:
     data = texts(random.Random(size), size)
     built = by_memory([("m", data)])
@@ -161,7 +164,10 @@ def test_short_members_are_stored_and_long_ones_deflated(size: int) -> None:
         assert zf.read("m") == data
 
 
-@pytest.mark.parametrize("pieces", [[], [b"a" * 1023], [b"a" * 1000, b"b" * 24], [b"c" * 3000]])
+@pytest.mark.parametrize(
+    "pieces",
+    [[], [b"a" * (_EDGE - 1)], [b"a" * (_EDGE - 24), b"b" * 24], [b"c" * (3 * _EDGE)]],
+)
 def test_streamed_members_written_in_pieces_match_the_memory_zip(pieces: list[bytes]) -> None:
     """The streaming bag decides stored or deflated only once it has seen enough bytes."""
     buffer = io.BytesIO()

@@ -304,6 +304,15 @@ class DataMap(BaseModel):
             if ref.to_dataset == name and ref.to_system in (None, self.system)
         ]
 
+    def children_of_each(self) -> dict[str, list[tuple[DatasetMap, Reference]]]:
+        """:meth:`children` of every dataset, from one pass over the references."""
+        found: dict[str, list[tuple[DatasetMap, Reference]]] = {n: [] for n in self.datasets}
+        for ds in self.datasets.values():
+            for ref in ds.references:
+                if ref.to_system in (None, self.system) and ref.to_dataset in found:
+                    found[ref.to_dataset].append((ds, ref))
+        return found
+
     def external_references(self) -> list[tuple[DatasetMap, Reference]]:
         """References of this system's datasets into other systems."""
         return [

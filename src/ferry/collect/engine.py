@@ -264,7 +264,6 @@ class Collection:
         """
         options = source.datamap.collection
         seconds = options.timeout_seconds
-        cancel = threading.Event()
         connector = source.open()
         try:
             limit_time = getattr(connector, "limit_time", None)
@@ -274,6 +273,7 @@ class Collection:
             raise
         if inline:
             return self._inline(source, connector, folder, people, seconds)
+        cancel = threading.Event()
         future = threads.submit(lambda: self._walk(source, connector, folder, people, cancel))
         try:
             result = future.result(timeout=seconds)
@@ -320,15 +320,16 @@ class Collection:
     ) -> WalkResult:
         try:
             walk = self._new_walk(source, connector, folder, people, cancel, deadline)
-            finished = walk.finished()
-            if finished is not None:
-                return finished
-            try:
-                walk.resume()
-            except SpoolLost:
-                log.warning("system %s: spools lost rows, collecting it again", source.name)
-                shutil.rmtree(folder, ignore_errors=True)
-                walk = self._new_walk(source, connector, folder, people, cancel, deadline)
+            if folder.exists():  # an earlier run left progress: its result, or where it stopped
+                finished = walk.finished()
+                if finished is not None:
+                    return finished
+                try:
+                    walk.resume()
+                except SpoolLost:
+                    log.warning("system %s: spools lost rows, collecting it again", source.name)
+                    shutil.rmtree(folder, ignore_errors=True)
+                    walk = self._new_walk(source, connector, folder, people, cancel, deadline)
             self._walks[source.name] = walk
             try:
                 return walk.run()
@@ -425,11 +426,9 @@ class Collection:
         key = (person.key, ds.name)
         scope = person.scope
         columns = ds.fields if ds.fields_only else [*ds.fields, *result.columns.get(key, [])]
-        categories = {
-            c: ds.category_of(c)
-            for c in dict.fromkeys(columns)
-            if scope.covers_category(ds.category_of(c))
-        }
+        categories = {c: ds.category_of(c) for c in dict.fromkeys(columns)}
+        if scope.categories:
+            categories = {c: k for c, k in categories.items() if scope.covers_category(k)}
         if not categories:
             return None
         spool = result.spools.get(key)

@@ -11,7 +11,6 @@ unpickling them is safe (they never hold anything a client system could choose a
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import pickle
@@ -34,8 +33,8 @@ class RowSpool:
     as done in the progress log, so rows of a lookup cut short are fetched again.
     """
 
-    def __init__(self, path: Path, spill_rows: int | None = None) -> None:
-        self.path = path
+    def __init__(self, path: Path | tuple[Path, str], spill_rows: int | None = None) -> None:
+        self._where = path  # or (folder, file name): joined when the file is first needed
         self.spill_rows = spill_rows or _CHUNK_ROWS
         self.count = 0
         self.committed = 0
@@ -43,6 +42,13 @@ class RowSpool:
         self._mem: list[Row] = []
         self._disk_rows = 0
         self._fh: Any = None
+
+    @property
+    def path(self) -> Path:
+        if isinstance(self._where, tuple):  # a person's few rows never need it
+            folder, name = self._where
+            self._where = folder / name
+        return self._where
 
     @property
     def on_disk(self) -> bool:
@@ -152,8 +158,7 @@ def read_rows(path: Path) -> Iterator[Row]:
             yield from rows
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+class gc_paused:  # lower case: used like the function it was, ``with gc_paused():``
     """The garbage collector paused for a short, bounded piece of work (one chunk of rows).
 
     Making 2,000 rows allocates tens of thousands of objects, and every 700 allocations
@@ -161,15 +166,17 @@ def gc_paused() -> Iterator[None]:
     never have. Paused, there is at most one collection per chunk instead of dozens (the
     allocation count carries over, so the collector runs as soon as it is enabled again).
     Nested or concurrent pauses are harmless: only the outermost one re-enables it.
+    (A class, not a generator context manager: it is entered once per lookup.)
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    def __enter__(self) -> None:
+        self.paused = gc.isenabled()
+        if self.paused:
+            gc.disable()
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.paused:
+            gc.enable()
 
 
 class SpooledRows(list[Row]):

@@ -61,9 +61,14 @@ def norm(value: object) -> str | None:
     return None
 
 
+def spool_name(key: Key) -> str:
+    """``OWNER.DATASET.spool``: a spool's file in the system's folder (flat: folders are
+    slow to remove)."""
+    return f"{key[0]}.{key[1]}.spool"
+
+
 def spool_path(folder: Path, key: Key) -> Path:
-    """``OWNER.DATASET.spool`` in the system's folder (flat: folders are slow to remove)."""
-    return folder / f"{key[0]}.{key[1]}.spool"
+    return folder / spool_name(key)
 
 
 def _row_key(ds: DatasetMap, row: Row) -> Hashable:
@@ -221,8 +226,12 @@ class SystemWalk:
         self.unmatched: Counter[str] = Counter()
         self.lookups = 0
         self.durable = False
-        self._unlogged: list[dict[str, Any]] = []
-        self._children = {name: datamap.children(name) for name in datamap.datasets}
+        self._unlogged: list[tuple[Lookup, dict[str, set[str]]]] = []  # done, not yet logged
+        self._children = {  # per dataset: (child dataset, its column, this dataset's column)
+            name: [(child.name, ref.field, ref.to_field) for child, ref in kids]
+            for name, kids in datamap.children_of_each().items()
+        }
+        self._order = {name: i for i, name in enumerate(datamap.datasets)}
         self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
 
@@ -271,7 +280,7 @@ class SystemWalk:
         if not replay:
             spool = self.spools.get(key)
             if spool is None:
-                spool = self.spools[key] = RowSpool(self._spool_path(key))
+                spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
             spool.append(row)
         children = self._children[ds.name]
         if children or ds.identities or self.exported:
@@ -302,12 +311,12 @@ class SystemWalk:
                 cols.update(dict.fromkeys(shape))
         spool = self.spools.get(key)
         if spool is None:
-            spool = self.spools[key] = RowSpool(self._spool_path(key))
+            spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
         spool.extend(rows)
 
     def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
-        for child, ref in children:
-            self._queue(owner, (child.name, ref.field), row.get(ref.to_field))
+        for child, column, source in children:
+            self._queue(owner, (child, column), row.get(source))
         for kind, column in ds.identities.items():
             value = row.get(column)
             if value is None or isinstance(value, bool) or str(value).strip() == "":
@@ -350,9 +359,6 @@ class SystemWalk:
         key = norm(value)
         if key is not None:
             self.seen.setdefault(lookup, {}).setdefault(key, set()).add(owner)
-
-    def _spool_path(self, key: Key) -> Path:
-        return spool_path(self.folder, key)
 
     # --- running --------------------------------------------------------------------------
 
@@ -404,7 +410,7 @@ class SystemWalk:
         while self.pending:
             with self.lock:
                 wave, self.pending = self.pending, {}
-            order = {name: i for i, name in enumerate(self.map.datasets)}
+            order = self._order
             by_dataset: dict[str, list[Lookup]] = {}
             for lookup in sorted(wave, key=lambda lk: (order.get(lk[0], 0), lk[1])):
                 by_dataset.setdefault(lookup[0], []).append(lookup)
@@ -419,6 +425,9 @@ class SystemWalk:
 
     def _run_groups(self, groups: list[list[Lookup]], run_group: Any) -> None:
         """Datasets of one wave, at most ``connections`` at a time (see :class:`_Wave`)."""
+        if len(groups) == 1:  # one dataset: nothing to share with other threads
+            run_group(groups[0])
+            return
         self._wave = _Wave(groups, run_group, self.connections)
         try:
             self._wave.run()
@@ -469,10 +478,9 @@ class SystemWalk:
         mine = [self.spools[(owner, name)] for owner in sorted(touched)]
         for spool in mine:
             spool.commit()
-        entry = {"lookup": [name, column], "values": {v: sorted(o) for v, o in owners_of.items()}}
         with self.lock:
             self.lookups += 1
-            self._unlogged.append(entry)
+            self._unlogged.append((lookup, owners_of))
             if self.durable or any(spool.on_disk for spool in mine):
                 self._checkpoint()
 
@@ -487,9 +495,12 @@ class SystemWalk:
         record); once a spool spills to disk, every lookup is logged as it finishes.
         """
         sizes = {f"{o}/{d}": list(s.persist()) for (o, d), s in self.spools.items()}
-        for i, entry in enumerate(self._unlogged):
+        for i, ((name, column), owners_of) in enumerate(self._unlogged):
             last = i == len(self._unlogged) - 1
-            self.log.append({**entry, "spools": sizes if last else {}})
+            values = {v: sorted(o) for v, o in owners_of.items()}
+            self.log.append(
+                {"lookup": [name, column], "values": values, "spools": sizes if last else {}}
+            )
         if not self._unlogged and sizes:
             self.log.append({"lookup": ["", ""], "values": {}, "spools": sizes})
         self._unlogged = []

@@ -26,20 +26,18 @@ Options = dict[str, Any]
 FullFactory = Callable[[str, Options, dict[str, str]], Connector]
 
 
-def _rendered(url: str) -> str:
-    """The URL as SQLAlchemy renders it. Not cached: a URL may hold a password, and parsing
-    costs microseconds."""
-    return make_url(url).render_as_string(hide_password=False)
-
-
 def _sql(url: str, _connection: Options, credentials: dict[str, str]) -> Connector:
+    return _sql_parsed(make_url(url), credentials)
+
+
+def _sql_parsed(parsed: URL, credentials: dict[str, str]) -> Connector:
+    """The connector for the URL as SQLAlchemy renders it, with the credential's password
+    when the URL has none. Not cached: a URL may hold a password, and parsing costs
+    microseconds."""
     password = credentials.get("password")
-    parsed = make_url(url) if password else None
-    if parsed is not None and parsed.password is None:  # never cached: it holds a secret
-        target = parsed.set(password=password).render_as_string(hide_password=False)
-    else:
-        target = _rendered(url)
-    return SqlConnector(target, shared=True)
+    if password and parsed.password is None:  # never cached: it holds a secret
+        parsed = parsed.set(password=password)
+    return SqlConnector(parsed.render_as_string(hide_password=False), shared=True)
 
 
 FACTORIES: dict[str, FullFactory] = {
@@ -70,25 +68,36 @@ def _sqlalchemy_url(url: str) -> URL | None:
 
 def connector_kind(url: str) -> tuple[str, str]:
     """``(kind, normalised url)`` for a system URL, or ``InvalidInput`` saying what works."""
+    kind, target, _parsed = _classify(url)
+    return kind, target
+
+
+def _classify(url: str) -> tuple[str, str, URL | None]:
+    """:func:`connector_kind`, with the parsed URL of a SQLAlchemy URL (parsed once)."""
     url = url.strip()
     if url.startswith(MANUAL):
-        return "manual", url
+        return "manual", url, None
     if "://" not in url:
         path = Path(url)
         if path.is_file():
-            return "sql", URL.create("sqlite", database=str(path.resolve())).render_as_string()
+            return (
+                "sql",
+                URL.create("sqlite", database=str(path.resolve())).render_as_string(),
+                None,
+            )
         if path.is_dir():
-            return "files", str(path.resolve())
+            return "files", str(path.resolve()), None
         raise InvalidInput(f"{url!r} is neither a URL nor an existing database file; {_HINT}")
     if url.startswith("file://"):
         folder = Path(url.removeprefix("file://"))
         if not folder.is_dir():
             raise InvalidInput(f"{url!r}: folder {str(folder)!r} not found")
-        return "files", str(folder.resolve())
+        return "files", str(folder.resolve()), None
     if url.startswith(("http://", "https://")):
-        return "http", url
-    if _sqlalchemy_url(url) is not None:
-        return "sql", url
+        return "http", url, None
+    parsed = _sqlalchemy_url(url)
+    if parsed is not None:
+        return "sql", url, parsed
     scheme = url.split("://", 1)[0]
     raise InvalidInput(f"systems at {scheme}:// URLs are not supported yet; {_HINT}")
 
@@ -97,5 +106,7 @@ def open_connector(
     url: str, connection: Options | None = None, credentials: dict[str, str] | None = None
 ) -> Connector:
     """The connector for ``url``; nothing connects until the first fetch or check."""
-    kind, target = connector_kind(url)
+    kind, target, parsed = _classify(url)
+    if parsed is not None:
+        return _sql_parsed(parsed, dict(credentials or {}))
     return FACTORIES[kind](target, dict(connection or {}), dict(credentials or {}))

@@ -280,22 +280,24 @@ class _Prepared:
         self.names = list(compiled.statement.selected_columns.keys())
         self.types = [c.type for c in compiled.statement.selected_columns]
         self.bind = key.type.dialect_impl(dialect).bind_processor(dialect)
-        self._converters: tuple[Any, list[Any] | None] | None = None
+        self._converters: tuple[Any, list[tuple[int, Any]] | None] | None = None
 
     def params(self, values: list[object]) -> Any:
         named = dict(self.fixed)
         named.update({f"v{i}": v for i, v in enumerate(values)})
         return named if self.order is None else [named[n] for n in self.order]
 
-    def converters(self, dialect: Any, description: Any) -> list[Any] | None:
-        """SQLAlchemy's result processors for the columns (None when none converts)."""
+    def converters(self, dialect: Any, description: Any) -> list[tuple[int, Any]] | None:
+        """SQLAlchemy's result processors, as ``(column index, processor)`` for the columns
+        that have one (None when none converts)."""
         coltypes = tuple(d[1] for d in description or ())
         if self._converters is None or self._converters[0] != coltypes:
             procs = [
                 t.dialect_impl(dialect).result_processor(dialect, c)
                 for t, c in zip(self.types, coltypes, strict=True)
             ]
-            self._converters = (coltypes, procs if any(procs) else None)
+            pairs = [(i, proc) for i, proc in enumerate(procs) if proc]
+            self._converters = (coltypes, pairs or None)
         return self._converters[1]
 
 
@@ -372,6 +374,7 @@ class SqlConnector:
         self._lock = threading.Lock()
         self._open: list[sa.Connection] = []
         self._deadline: float | None = None  # time.monotonic() by which statements must end
+        self._errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._driver_error())
 
     def limit_time(self, seconds: float) -> bool:
         """Make every statement from now on end within ``seconds``; False when this kind of
@@ -436,7 +439,7 @@ class SqlConnector:
 
     def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
         """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""
-        errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._driver_error())
+        errors = self._errors
         try:
             yield from self._fetch(self._connection(), dataset, column, values)
         except errors as err:
@@ -571,7 +574,9 @@ class SqlConnector:
             while batch := cursor.fetchmany(size):
                 for row in batch if not limited else batch[: size - count]:
                     if convert is not None:
-                        row = [c(v) if c else v for c, v in zip(convert, row, strict=True)]
+                        row = list(row)
+                        for i, proc in convert:
+                            row[i] = proc(row[i])
                     if exact(map(type, row)):
                         yield dict(zip(names, row, strict=True))
                     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -48,12 +47,10 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_VALUE = 320
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _is_control(ch: str) -> bool:
-    """C0, DEL, C1, surrogates and bidi overrides: never part of a real identity."""
-    return unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI
+# C0, DEL, C1 (category Cc), surrogates (Cs) and bidi overrides: never part of a real identity
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -82,7 +79,7 @@ class Identity:
             raise InvalidInput(f"identity {kind.value} is empty")
         if len(value) > _MAX_VALUE:
             raise InvalidInput(f"identity {kind.value} is longer than {_MAX_VALUE} characters")
-        if any(_is_control(ch) for ch in value):
+        if _CONTROL.search(value):
             raise InvalidInput(f"identity {kind.value} contains control characters")
         if kind is IdentityType.EMAIL:
             if not _EMAIL.match(value):

@@ -2,18 +2,21 @@
 
 One resource per file, with its format, size, sha256, source system, the data categories and
 provenance of its fields, and (for tabular formats) a Table Schema. Ferry-specific properties
-use the ``ferry:`` prefix, which the specification allows.
+use the ``ferry:`` prefix, which the specification allows. Written compact (no spaces), with
+real characters rather than ``\\u`` escapes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
+import orjson
+
 from ferry.domain.models import DatasetRows
-from ferry.export.jsonenc import encode
 from ferry.export.readme import ReadmeMeta
 from ferry.export.schema import DatasetSchema, FieldInfo
 
@@ -92,4 +95,7 @@ def datapackage(meta: ReadmeMeta, resources: Sequence[Resource]) -> bytes:
         "contributors": [{"title": meta.tenant, "roles": ["publisher"]}],
         "resources": [_resource(r, taken) for r in resources],
     }
-    return encode(doc) + b"\n"
+    try:
+        return orjson.dumps(doc) + b"\n"
+    except orjson.JSONEncodeError:  # a lone surrogate in a name: written as a \u escape
+        return json.dumps(doc, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"

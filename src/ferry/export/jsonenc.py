@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Protocol
 from uuid import UUID
@@ -169,11 +170,18 @@ def write_dataset(
     The whole document is never held in memory: the head, then each row, then the tail.
     """
     fields = dataset_fields(data) if fields is None else fields
-    head = {"system": data.system, "dataset": data.dataset, "fields": fields}
-    sink.write(encode(head)[:-1] + b', "rows": [')
+    sink.write(_head(data.system, data.dataset, tuple(fields.items())))
     count = _write_rows(sink, data.rows, data, floats, simple)
     sink.write(b"\n]}\n" if count else b"]}\n")
     return count
+
+
+@lru_cache(maxsize=1024)
+def _head(system: str, dataset: str, fields: tuple[tuple[str, str | None], ...]) -> bytes:
+    """The document up to its first row: names and categories only, the same for every
+    person, so encoded once (cached)."""
+    head = {"system": system, "dataset": dataset, "fields": dict(fields)}
+    return encode(head)[:-1] + b', "rows": ['
 
 
 def _write_rows(

@@ -13,10 +13,10 @@ Layout (entries in this order)::
     tagmanifest-sha256.txt             checksums of the tag files above
     signature-ed25519.txt              Ed25519 signature over tagmanifest-sha256.txt (if signed)
 
-Members shorter than 1 KiB (``zipmem.STORE_BELOW``: tag files, a few rows) are stored, longer
-ones deflated. Each entry is streamed into the zip and hashed while written; the zip is built
-in a temporary file beside ``path`` and renamed into place, so a crash never leaves half a
-package there.
+Members shorter than 4 KiB (``zipmem.STORE_BELOW``: tag files, a few rows, the guides of a
+small package) are stored, longer ones deflated. Each entry is streamed into the zip and
+hashed while written; the zip is built in a temporary file beside ``path`` and renamed into
+place, so a crash never leaves half a package there.
 A small package (up to 5,000 rows) is built in memory instead (``ferry.export.zipmem``), byte
 for byte the same archive, and written with one call.
 Checking lives in ``ferry.export.verify``.
@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, NamedTuple, Protocol
 
@@ -114,8 +115,10 @@ class PackageInfo:
 # --- names -------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def safe_name(name: str) -> str:
-    """One path component that is safe on every OS: letters, digits and ``-_.`` only."""
+    """One path component that is safe on every OS: letters, digits and ``-_.`` only.
+    (A pure function of a system's or dataset's name: cached.)"""
     text = unicodedata.normalize("NFKC", name)
     kept = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
     kept = re.sub(r"\.{2,}", ".", kept).strip(".")[:_MAX_NAME].strip(".")

@@ -9,6 +9,7 @@ the chosen formats). Written row by row into the sink.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,12 +78,26 @@ class ReportEntry:
 
 
 def main_kind(schema: DatasetSchema) -> str:
-    counts = Counter(category_words(f.category) for f in schema.fields)
+    return _main_kind(tuple(f.category for f in schema.fields))
+
+
+@lru_cache(maxsize=1024)
+def _main_kind(categories: tuple[str | None, ...]) -> str:
+    counts = Counter(category_words(c) for c in categories)
     return min(counts, key=lambda k: (-counts[k], k)) if counts else "Not classified"
 
 
+@lru_cache(maxsize=1024)
+def _kinds(categories: tuple[str | None, ...]) -> str:
+    """The kinds of data among these categories, in words, sorted, comma separated."""
+    return ", ".join(sorted({category_words(c) for c in categories}))
+
+
+_SPECIAL = re.compile("[&<>\"']")  # what html.escape(quote=True) replaces
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
 def _head(meta: ReadmeMeta) -> str:
@@ -144,11 +159,11 @@ def _cell(value: object) -> str:
 
 def _dataset(sink: BytesSink, number: int, entry: ReportEntry, include_rows: bool) -> None:
     files = ", ".join(f'<a href="{_e(p)}">{_e(p)}</a>' for p in entry.files)
-    kinds = sorted({category_words(f.category) for f in entry.schema.fields})
+    kinds = _kinds(tuple(f.category for f in entry.schema.fields))
     sink.write(
         (
             f'<section id="dataset-{number}"><h3>{_e(entry.data.dataset)}</h3>'
-            f"<p>{_e(_count(entry).capitalize())}. Kinds of data: {_e(', '.join(kinds))}. "
+            f"<p>{_e(_count(entry).capitalize())}. Kinds of data: {_e(kinds)}. "
             f"Files: {files or 'none'}.</p>\n"
         ).encode("utf-8", "replace")
     )

@@ -51,9 +51,12 @@ class DatasetSchema:
 
 def provenance_of(data: DatasetRows, name: str, category: str | None) -> str:
     """Where a field's value comes from: the map says, else the category's name hints."""
-    said = data.provenance.get(name)
-    if said:
-        return said
+    return data.provenance.get(name) or _hinted(category)
+
+
+@lru_cache(maxsize=1024)
+def _hinted(category: str | None) -> str:
+    """``derived`` when a part of the category's name says so, else ``unknown`` (cached)."""
     parts = (category or "").split(".")
     return "derived" if any(m in parts for m in DERIVED_MARKERS) else "unknown"
 
@@ -106,12 +109,15 @@ class _Scan:
 
     def column_types(self) -> dict[str, tuple[str, bool, bool]]:
         """Each column's type, whether it holds floats, and whether its values are simple."""
-        found = {}
-        for name, kinds in self.kinds.items():
-            has_float = any(issubclass(k, float) for k in kinds)
-            merged = _merge(kinds, name in self.bad_decimal)
-            found[name] = (merged, has_float, kinds <= _SIMPLE)
-        return found
+        bad = self.bad_decimal
+        return {name: _column(frozenset(kinds), name in bad) for name, kinds in self.kinds.items()}
+
+
+@lru_cache(maxsize=1024)
+def _column(kinds: frozenset[type], bad_decimal: bool) -> tuple[str, bool, bool]:
+    """(type, holds floats, simple) for a column's value types (a pure function: cached)."""
+    has_float = any(issubclass(k, float) for k in kinds)
+    return _merged(kinds, bad_decimal), has_float, kinds <= _SIMPLE
 
 
 _SAMPLES: dict[type, object] = {
@@ -129,13 +135,8 @@ _SAMPLES: dict[type, object] = {
 }
 
 
-def _merge(kinds: set[type], bad_decimal: bool) -> str:
-    return _merged(frozenset(kinds), bad_decimal)
-
-
-@lru_cache(maxsize=1024)
 def _merged(kinds: frozenset[type], bad_decimal: bool) -> str:
-    """The column type for a set of value types (a pure function: cached)."""
+    """The column type for a set of value types."""
     found: str | None = None
     for kind in kinds - {type(None)}:
         if kind is Decimal and bad_decimal:

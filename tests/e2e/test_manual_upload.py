@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from ferry.app import create_app
 from ferry.cli.main import app as cli
 from ferry.db import unit_of_work
+from ferry.domain.errors import FerryError
 from ferry.domain.models import Identity, RequestState
 from ferry.services import (
     bulk,
@@ -319,6 +320,45 @@ def test_partial_delivery_while_waiting_keeps_the_other_systems(
     assert rebuilt.state == "ready" and rebuilt.waiting_for == []
     rows = _package(rid)
     assert [r["id"] for r in rows["paper/claims"]] == ["7"] and "ferry/gaps" not in rows
+
+
+@pytest.mark.parametrize("collected", [True, False], ids=["collection-done", "upload-only"])
+def test_partial_delivery_refused_when_the_last_upload_overtakes_it(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collected: bool
+) -> None:
+    """The race: the agent delivers partially while the owner's last upload arrives (and, or
+    not yet, its collection ends). Whichever ends second must not deliver a second package."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    [token] = _links(outbox)
+    build = bulk._package
+
+    def racing(*args: object, **kwargs: object) -> object:
+        built = build(*args, **kwargs)  # type: ignore[arg-type]
+        # between deliver-partial's two transactions: the last upload arrives
+        assert manual.upload(token, "claims", "claims.csv", _claim(rid)).state == "uploaded"
+        if collected:
+            assert collection.run(rid, "manual-upload").state == "ready"
+        return built
+
+    monkeypatch.setattr(bulk, "_package", racing)
+    with pytest.raises(FerryError) as refused:
+        bulk.deliver_partial(rid, "agent", "archive owner on leave")
+    assert refused.value.code == "request_moved_on" and refused.value.status == 409
+    assert "nothing was delivered" in refused.value.message
+    assert "collection.delivered_partial" not in _actions(rid)
+    with unit_of_work() as session:
+        count = session.scalar(sa.select(sa.func.count()).where(Package.request_id == rid))
+    assert count == (1 if collected else 0)
+    assert requests.show(rid).state == ("ready" if collected else "collecting")
+    if collected:  # the package on disk is the full one its row describes, not the partial
+        rows = _package(rid)
+        assert [r["id"] for r in rows["paper/claims"]] == ["7"] and "ferry/gaps" not in rows
+    else:  # the collection goes on with every system, from the rows still in place
+        assert collection.run(rid, "manual-upload").state == "ready"
+    assert not list((ferry_env / "packages" / "t" / rid).glob(".partial-*"))
 
 
 def test_upload_after_delivery_or_withdrawal_is_refused_and_nothing_kept(

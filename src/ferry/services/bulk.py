@@ -9,15 +9,19 @@ package, or its own gap report.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
-from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
+from ferry.domain.errors import Conflict, FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
 from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging, uploads
 from ferry.services.audit import record
@@ -32,9 +36,10 @@ from ferry.services.collection import (
     review_reason,
     run,
 )
-from ferry.services.lifecycle import move
+from ferry.services.lifecycle import lock, move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
+from ferry.settings import get_settings
 from ferry.store import requests, systems, tenants
 from ferry.store.tables import Package, Request, Tenant
 
@@ -274,6 +279,7 @@ def deliver_partial(
                 "only a failed collection, or one waiting for uploads, can be delivered "
                 f"partially; this one is {req.state}"
             )
+        state = req.state
         gaps = gather.report(session, req.id)
         missing = [g.system for g in gaps if g.status != "done"]
         if not missing:
@@ -291,10 +297,34 @@ def deliver_partial(
     engine = gather.Collection(sources, [person], folder)
     gather.load_finished(engine)
     extra = [gather.gaps_dataset(gaps)]
-    package, notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
-    gather.release(slug, request_id)
+    # built aside: a collection finishing meanwhile keeps its own package file
+    aside = get_settings().packages_dir / slug / request_id / f".partial-{secrets.token_hex(8)}"
+    try:
+        package, notes = _package(
+            slug, request_id, engine, person, meta, extra, cleanup=False, folder=aside
+        )
+        view = _deliver(request_id, actor, reason, package, notes, state, waiting, missing, review)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)  # refused (or failed): the package goes
+    gather.release(slug, request_id)  # only now: a refused delivery leaves the rows in place
+    return view
+
+
+def _deliver(
+    request_id: str,
+    actor: str,
+    reason: str,
+    package: Package,
+    notes: dict[str, list[str]],
+    state: str,
+    waiting: bool,
+    missing: list[str],
+    review: bool,
+) -> RequestView:
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req = lock(session, request_id)  # a last upload's collection may have moved it on
+        _still_partial(session, req, state, waiting)
+        tenant = session.get_one(Tenant, req.tenant_id)
         session.add(package)
         session.flush()
         record(
@@ -309,4 +339,30 @@ def deliver_partial(
         if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)
+        _place(package)  # last: nothing above refused it
         return RequestView.of(req, tenant.slug, package)
+
+
+def _place(package: Package) -> None:
+    """Move a package built aside into its request's package folder."""
+    aside = Path(package.path).parent
+    for item in aside.iterdir():
+        os.replace(item, aside.parent / item.name)
+    package.path = str(aside.parent / Path(package.path).name)
+
+
+def _still_partial(session: Session, req: Request, state: str, waiting: bool) -> None:
+    """Refuse the partial delivery if the request changed while its package was built: a
+    collection (the last upload's, say) or another agent moved it on, or every upload arrived."""
+    if req.state != state:
+        raise Conflict(
+            f"request {req.id} became {req.state} while its partial package was built; "
+            "nothing was delivered (see `ferry request show ID`)",
+            code="request_moved_on",
+        )
+    if waiting and not uploads.open_tasks(session, [req.id]):
+        raise Conflict(
+            f"the last upload for request {req.id} arrived while its partial package was "
+            "built: its collection goes on with every system; nothing was delivered partially",
+            code="request_moved_on",
+        )

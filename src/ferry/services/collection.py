@@ -145,9 +145,11 @@ def _package(
     cleanup: bool = True,
     device_only: bool = False,
     tenant_keys: packaging.Keys | None = None,
+    folder: Path | None = None,
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
-    rest), then delete the work folder. A bulk run passes the tenant's keys, read once."""
+    rest), then delete the work folder. A bulk run passes the tenant's keys, read once. The
+    package goes into the request's package folder, or into ``folder`` (built aside)."""
     if tenant_keys is None:
         with unit_of_work() as session:
             tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
@@ -160,7 +162,7 @@ def _package(
     datasets, report = packaging.prepare(
         meta.kind, person.identities, [*found, *(extra or [])], tenant_keys.known_people
     )
-    folder = get_settings().packages_dir / slug / request_id
+    folder = folder or get_settings().packages_dir / slug / request_id
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
         gather.release(slug, request_id)

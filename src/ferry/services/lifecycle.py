@@ -7,11 +7,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ferry.domain.clock import utcnow
+from ferry.domain.errors import NotFound
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
 from ferry.services import pauses, state_events
 from ferry.services.audit import record
 from ferry.store.tables import Request
+
+
+def lock(session: Session, request_id: str) -> Request:
+    """The request row, locked until the transaction ends (``SELECT … FOR UPDATE``; SQLite
+    serialises writers already): its state cannot change under the caller before the commit."""
+    req = session.get(Request, request_id, with_for_update=True)
+    if req is None:
+        raise NotFound(f"no request {request_id!r}", code="request_not_found")
+    return req
 
 
 def move(

@@ -132,12 +132,14 @@ def _first_links(outbox: Outbox, request_ids: list[str]) -> list[str]:
 
 
 def _post(client: TestClient, token: str, name: str, data: bytes, dataset: str = "claims"):  # type: ignore[no-untyped-def]
-    return client.post(
+    answer = client.post(
         f"/u/{token}",
         data={"dataset": dataset},
         files={"file": (name, data, "text/csv")},
         headers={"Accept": "application/json"},
     )
+    jobs.shutdown()  # the collection a last upload queued (in-process, no broker) has ended
+    return answer
 
 
 def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_path: Path) -> None:
@@ -501,15 +503,61 @@ def test_the_serve_scheduler_turns_an_overdue_upload_into_a_gap(
     assert requests.show(rid2).state == "failed"
 
 
-def test_two_last_uploads_together_start_one_continuation(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ferry.web import upload as page
+def _packages(request_id: str) -> int:
+    with unit_of_work() as session:
+        query = sa.select(sa.func.count()).where(Package.request_id == request_id)
+        return int(session.scalar(query) or 0)
 
-    runs: list[str] = []
-    monkeypatch.setattr(manual, "should_continue", lambda _rid: True)
-    monkeypatch.setattr(collection, "run", lambda rid, _actor: runs.append(rid))
-    page._running.add("r1")  # the other upload's continuation is under way: it sees both
-    page._continue("r1")
-    assert runs == []
-    page._running.discard("r1")
-    page._continue("r1")
-    assert runs == ["r1"] and page._running == set()
+
+def test_two_last_uploads_start_one_collection(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two manual systems, each owner's upload finishing the request's last tasks: only the
+    upload that finds nothing else awaited queues the ``collect`` job; one package results."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    systems.add_system("t", "ledger", f"manual://{OWNER}", MANUAL_MAP.replace("paper", "ledger"))
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    tokens = _links(outbox)
+    assert len(tokens) == 2
+    queued: list[tuple[str, ...]] = []
+    real = jobs.enqueue
+    monkeypatch.setattr(jobs, "enqueue", lambda *a: (queued.append(a), real(*a))[1])
+    with TestClient(create_app()) as client:
+        for token in tokens:
+            assert _post(client, token, "claims.csv", _claim(rid)).status_code == 200
+    assert queued == [("collect", rid, "manual-upload")]
+    assert requests.show(rid).state == "ready" and _packages(rid) == 1
+    # the same job delivered again (a broker's redelivery, a second continuation): no-op
+    assert jobs.run("collect", rid, "manual-upload").state == "ready"  # type: ignore[attr-defined]
+    assert requests.show(rid).state == "ready" and _packages(rid) == 1
+    assert _actions(rid).count("package.created") == 1
+
+
+def test_two_continuations_at_once_leave_one_package(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ``collect`` jobs for one request running together (the second finishes while the
+    first is collecting): the first's outcome is not recorded over the second's."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    [token] = _links(outbox)
+    assert manual.upload(token, "claims", "claims.csv", _claim(rid)).state == "uploaded"
+    collect = collection._collect_and_package
+    nested: list[str] = []
+
+    def overtaken(request_id: str) -> object:
+        found = collect(request_id)
+        if not nested:  # meanwhile another worker runs the same job to the end
+            nested.append("running")
+            nested[0] = jobs.run("collect", request_id, "manual-upload").state  # type: ignore[attr-defined]
+        return found
+
+    monkeypatch.setattr(collection, "_collect_and_package", overtaken)
+    assert jobs.run("collect", rid, "manual-upload").state == "ready"  # type: ignore[attr-defined]
+    assert nested == ["ready"]
+    assert _packages(rid) == 1 and _actions(rid).count("package.created") == 1
+    assert _actions(rid).count("request.ready") == 1

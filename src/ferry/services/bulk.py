@@ -9,6 +9,7 @@ package, or its own gap report.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import shutil
@@ -43,6 +44,7 @@ from ferry.settings import get_settings
 from ferry.store import requests, systems, tenants
 from ferry.store.tables import Package, Request, Tenant
 
+log = logging.getLogger("ferry.bulk")
 MAX_BATCH = 5000
 T = TypeVar("T")
 
@@ -208,10 +210,12 @@ def _settle_chunk(
     result: BulkResult,
 ) -> None:
     """Save each request's collection report and move it to ready/review or failed, the whole
-    chunk in one transaction. Should that transaction fail, each request is settled on its own
-    (as a one-by-one run would), so one bad request cannot hold back the others. Notices are
-    written as each request is settled, as in a one-by-one run: those written before the chunk's
-    transaction failed are written again when their requests are settled on their own."""
+    chunk in one transaction. Should that transaction fail (logged), each request is settled on
+    its own (as a one-by-one run would), so one bad request cannot hold back the others: one
+    that cannot be settled even so is failed with the reason, and the others are settled.
+    Notices are written as each request is settled, as in a one-by-one run: those written
+    before the chunk's transaction failed are written again when their requests are settled on
+    their own."""
     try:
         settled = BulkResult([], {})
         with unit_of_work() as session, session.no_autoflush:
@@ -229,19 +233,47 @@ def _settle_chunk(
                 else:
                     finish_in(session, req, tenant, actor, *outcome)
                     settled.completed.append(request_id)
-    except Exception:  # settled one by one below, where each error is kept
+    except Exception:
+        log.exception(
+            "settling %d bulk requests in one transaction failed; settling each on its own",
+            len(done),
+        )
         settled = BulkResult([], {})
         for request_id, outcome in done.items():
-            with unit_of_work() as session:
-                gather.save_report(session, request_id, outcomes)
-            if isinstance(outcome, str):
-                _fail(request_id, actor, outcome)
-                settled.failed[request_id] = outcome
-            else:
-                _finish(request_id, actor, *outcome)
-                settled.completed.append(request_id)
+            _settle_one(request_id, outcome, outcomes, actor, settled)
     result.completed.extend(settled.completed)
     result.failed.update(settled.failed)
+
+
+def _settle_one(
+    request_id: str,
+    outcome: tuple[Package, dict[str, list[str]]] | str,
+    outcomes: dict[str, Outcome],
+    actor: str,
+    into: BulkResult,
+) -> None:
+    """Settle one request as a one-by-one run would; should that fail too, the request is
+    recorded as failed with the reason (logged), and the chunk's other requests go on."""
+    try:
+        with unit_of_work() as session:
+            gather.save_report(session, request_id, outcomes)
+        if isinstance(outcome, str):
+            into.failed[request_id] = _fail(request_id, actor, outcome).failure or outcome
+            return
+        view = _finish(request_id, actor, *outcome)
+        if view.state in (RequestState.READY.value, RequestState.REVIEW.value):
+            into.completed.append(request_id)
+        else:  # moved on by someone else meanwhile (withdrawn, say)
+            into.failed[request_id] = view.failure or f"the request is {view.state}"
+        return
+    except Exception as exc:
+        log.exception("bulk request %s could not be settled", request_id)
+        reason = f"its collection could not be recorded: {type(exc).__name__}: {exc}"
+    into.failed[request_id] = reason
+    try:
+        _fail(request_id, actor, reason)
+    except Exception:  # reported in the result all the same; the log has both errors
+        log.exception("bulk request %s could not be marked failed either", request_id)
 
 
 _RESUME = (

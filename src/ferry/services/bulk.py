@@ -99,7 +99,8 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
     run on their own, delivered partially or withdrawn, and their rows are removed). A batch cut
     by a crash is not taken over here (another worker may still be running it): its requests
     stay ``collecting`` until run on their own, which removes them from it."""
-    found = []
+    found: list[tuple[Path, list[str]]] = []
+    gone: list[str] = []
     for folder, ids in gather.batches(tenant_slug):
         with unit_of_work() as session:
             query = select(Request.id, Request.state).where(
@@ -107,10 +108,11 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
             )
             states = {str(i): str(state) for i, state in session.execute(query).all()}
         still = [i for i in ids if states.get(i) == RequestState.FAILED.value]
-        for gone in [i for i in ids if i not in still]:
-            gather.release(tenant_slug, gone)
+        gone.extend(i for i in ids if i not in still)
         if still:
             found.append((folder, still))
+    if gone:  # every batch's manifest read and written once, not once per request gone
+        gather.release_many(tenant_slug, gone)
     return found
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ferry.domain.errors import InvalidInput
 
 
 class Settings(BaseSettings):
@@ -39,7 +42,9 @@ class Settings(BaseSettings):
     )
     broker_queue: str = Field(default="ferry", description="the Celery queue Ferry's jobs use")
     collect_every_s: int = Field(
-        default=30, description="seconds between sweeps that collect verified requests; 0: off"
+        default=30,
+        ge=0,
+        description="seconds between sweeps that collect verified requests; 0: off",
     )
     collect_stale_s: int = Field(
         default=7200,
@@ -88,9 +93,26 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
+class SettingsError(InvalidInput):
+    """A ``FERRY_*`` variable (or ``.env`` line) Ferry cannot use; the message names it."""
+
+    code = "invalid_setting"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_problem(e) for e in exc.errors())) from None
+
+
+def _problem(error: Any) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else "?"
+    field = Settings.model_fields.get(name)
+    about = f" ({field.description})" if field and field.description else ""
+    value = str(error.get("input"))[:60]
+    return f"FERRY_{name.upper()}={value!r} is not valid: {error['msg'].lower()}{about}"
 
 
 def reset_settings() -> None:

@@ -4,6 +4,7 @@ one-by-one run would leave it, and a chunk whose transaction fails is settled on
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from ferry.db import unit_of_work
 from ferry.domain.models import Identity
-from ferry.services import audit, bulk, requests, systems, tenants, verification
+from ferry.services import audit, bulk, gather, requests, systems, tenants, verification
 from ferry.store.tables import AuditEvent, Tenant
 from tests.conftest import Outbox
 
@@ -93,6 +94,43 @@ def test_a_failing_chunk_is_settled_one_by_one(
     for rid in ids:  # the rolled-back chunk left nothing behind: one package event each
         assert _actions(rid).count("package.created") == 1
         assert requests.show(rid, with_events=False).state == "ready"
+    assert audit.verify_tenant("t").ok
+
+
+def test_one_poisoned_request_fails_alone_and_the_chunk_is_settled(
+    ferry_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request whose settlement fails every time (its report cannot be saved): the chunk's
+    transaction fails (logged, with the error), then that request alone is failed with the
+    reason; the requests before and after it in the chunk are settled."""
+    ids = _setup(tmp_path / "legacy")
+    poisoned = ids[2]
+    real = gather.save_report
+
+    def save_report(session: object, request_id: str, outcomes: object) -> None:
+        if request_id == poisoned:
+            raise ValueError("report too strange to store")
+        real(session, request_id, outcomes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gather, "save_report", save_report)
+    with caplog.at_level(logging.ERROR, logger="ferry.bulk"):
+        result = bulk.run_all("t", "agent")
+    assert sorted(result.completed) == sorted(i for i in ids if i != poisoned)
+    assert list(result.failed) == [poisoned]
+    assert "report too strange to store" in result.failed[poisoned]
+    shown = requests.show(poisoned, with_events=False)
+    assert shown.state == "failed" and "report too strange to store" in str(shown.failure)
+    for rid in ids:
+        if rid != poisoned:
+            assert requests.show(rid, with_events=False).state == "ready"
+            assert _actions(rid).count("package.created") == 1
+    [chunk, alone] = [r for r in caplog.records if r.exc_info]
+    assert "settling 7 bulk requests in one transaction failed" in chunk.getMessage()
+    assert poisoned in alone.getMessage()
+    assert all("report too strange" in str(r.exc_info[1]) for r in (chunk, alone) if r.exc_info)
     assert audit.verify_tenant("t").ok
 
 

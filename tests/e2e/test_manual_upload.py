@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from ferry.app import create_app
 from ferry.cli.main import app as cli
 from ferry.db import unit_of_work
+from ferry.domain.errors import FerryError
 from ferry.domain.models import Identity, RequestState
 from ferry.services import (
     bulk,
@@ -131,12 +132,14 @@ def _first_links(outbox: Outbox, request_ids: list[str]) -> list[str]:
 
 
 def _post(client: TestClient, token: str, name: str, data: bytes, dataset: str = "claims"):  # type: ignore[no-untyped-def]
-    return client.post(
+    answer = client.post(
         f"/u/{token}",
         data={"dataset": dataset},
         files={"file": (name, data, "text/csv")},
         headers={"Accept": "application/json"},
     )
+    jobs.shutdown()  # the collection a last upload queued (in-process, no broker) has ended
+    return answer
 
 
 def test_request_waits_for_the_upload_then_is_packaged(ferry_env_any: Path, tmp_path: Path) -> None:
@@ -321,6 +324,45 @@ def test_partial_delivery_while_waiting_keeps_the_other_systems(
     assert [r["id"] for r in rows["paper/claims"]] == ["7"] and "ferry/gaps" not in rows
 
 
+@pytest.mark.parametrize("collected", [True, False], ids=["collection-done", "upload-only"])
+def test_partial_delivery_refused_when_the_last_upload_overtakes_it(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collected: bool
+) -> None:
+    """The race: the agent delivers partially while the owner's last upload arrives (and, or
+    not yet, its collection ends). Whichever ends second must not deliver a second package."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    [token] = _links(outbox)
+    build = bulk._package
+
+    def racing(*args: object, **kwargs: object) -> object:
+        built = build(*args, **kwargs)  # type: ignore[arg-type]
+        # between deliver-partial's two transactions: the last upload arrives
+        assert manual.upload(token, "claims", "claims.csv", _claim(rid)).state == "uploaded"
+        if collected:
+            assert collection.run(rid, "manual-upload").state == "ready"
+        return built
+
+    monkeypatch.setattr(bulk, "_package", racing)
+    with pytest.raises(FerryError) as refused:
+        bulk.deliver_partial(rid, "agent", "archive owner on leave")
+    assert refused.value.code == "request_moved_on" and refused.value.status == 409
+    assert "nothing was delivered" in refused.value.message
+    assert "collection.delivered_partial" not in _actions(rid)
+    with unit_of_work() as session:
+        count = session.scalar(sa.select(sa.func.count()).where(Package.request_id == rid))
+    assert count == (1 if collected else 0)
+    assert requests.show(rid).state == ("ready" if collected else "collecting")
+    if collected:  # the package on disk is the full one its row describes, not the partial
+        rows = _package(rid)
+        assert [r["id"] for r in rows["paper/claims"]] == ["7"] and "ferry/gaps" not in rows
+    else:  # the collection goes on with every system, from the rows still in place
+        assert collection.run(rid, "manual-upload").state == "ready"
+    assert not list((ferry_env / "packages" / "t" / rid).glob(".partial-*"))
+
+
 def test_upload_after_delivery_or_withdrawal_is_refused_and_nothing_kept(
     ferry_env: Path, tmp_path: Path
 ) -> None:
@@ -461,15 +503,61 @@ def test_the_serve_scheduler_turns_an_overdue_upload_into_a_gap(
     assert requests.show(rid2).state == "failed"
 
 
-def test_two_last_uploads_together_start_one_continuation(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ferry.web import upload as page
+def _packages(request_id: str) -> int:
+    with unit_of_work() as session:
+        query = sa.select(sa.func.count()).where(Package.request_id == request_id)
+        return int(session.scalar(query) or 0)
 
-    runs: list[str] = []
-    monkeypatch.setattr(manual, "should_continue", lambda _rid: True)
-    monkeypatch.setattr(collection, "run", lambda rid, _actor: runs.append(rid))
-    page._running.add("r1")  # the other upload's continuation is under way: it sees both
-    page._continue("r1")
-    assert runs == []
-    page._running.discard("r1")
-    page._continue("r1")
-    assert runs == ["r1"] and page._running == set()
+
+def test_two_last_uploads_start_one_collection(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two manual systems, each owner's upload finishing the request's last tasks: only the
+    upload that finds nothing else awaited queues the ``collect`` job; one package results."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    systems.add_system("t", "ledger", f"manual://{OWNER}", MANUAL_MAP.replace("paper", "ledger"))
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    tokens = _links(outbox)
+    assert len(tokens) == 2
+    queued: list[tuple[str, ...]] = []
+    real = jobs.enqueue
+    monkeypatch.setattr(jobs, "enqueue", lambda *a: (queued.append(a), real(*a))[1])
+    with TestClient(create_app()) as client:
+        for token in tokens:
+            assert _post(client, token, "claims.csv", _claim(rid)).status_code == 200
+    assert queued == [("collect", rid, "manual-upload")]
+    assert requests.show(rid).state == "ready" and _packages(rid) == 1
+    # the same job delivered again (a broker's redelivery, a second continuation): no-op
+    assert jobs.run("collect", rid, "manual-upload").state == "ready"  # type: ignore[attr-defined]
+    assert requests.show(rid).state == "ready" and _packages(rid) == 1
+    assert _actions(rid).count("package.created") == 1
+
+
+def test_two_continuations_at_once_leave_one_package(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ``collect`` jobs for one request running together (the second finishes while the
+    first is collecting): the first's outcome is not recorded over the second's."""
+    outbox = Outbox(ferry_env)
+    _setup(tmp_path / "legacy")
+    rid = _request("ann@example.com")
+    assert collection.run(rid, "agent").state == "collecting"
+    [token] = _links(outbox)
+    assert manual.upload(token, "claims", "claims.csv", _claim(rid)).state == "uploaded"
+    collect = collection._collect_and_package
+    nested: list[str] = []
+
+    def overtaken(request_id: str) -> object:
+        found = collect(request_id)
+        if not nested:  # meanwhile another worker runs the same job to the end
+            nested.append("running")
+            nested[0] = jobs.run("collect", request_id, "manual-upload").state  # type: ignore[attr-defined]
+        return found
+
+    monkeypatch.setattr(collection, "_collect_and_package", overtaken)
+    assert jobs.run("collect", rid, "manual-upload").state == "ready"  # type: ignore[attr-defined]
+    assert nested == ["ready"]
+    assert _packages(rid) == 1 and _actions(rid).count("package.created") == 1
+    assert _actions(rid).count("request.ready") == 1

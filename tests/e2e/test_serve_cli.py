@@ -54,3 +54,67 @@ def test_serve_options_and_no_sweep_when_a_broker_runs_jobs(
     reset_settings()
     invoke("serve", "--sla-tick", "0")
     assert served[-1]["threads"] == []  # `ferry worker --beat` sweeps instead
+
+
+def _refused(*args: str) -> str:
+    result = CliRunner().invoke(main.app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code in (1, 2), (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--beat"]])
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", ""])
+def test_a_bad_sweep_interval_option_is_refused_before_anything_starts(
+    ferry_env: Path,
+    served: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    value: str,
+) -> None:
+    monkeypatch.setenv("FERRY_BROKER_URL", "redis://127.0.0.1:1/0")  # the worker needs one
+    reset_settings()
+    said = _refused(*command, "--collect-every", value)
+    assert "Invalid value for '--collect-every'" in said
+    assert served == [] and not any(t.name in SCHEDULERS for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--beat"]])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("-30", "greater than or equal to 0"), ("soon", "valid integer"), ("", "valid integer")],
+)
+def test_a_bad_sweep_interval_setting_is_refused_naming_the_variable(
+    ferry_env: Path,
+    served: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    value: str,
+    problem: str,
+) -> None:
+    monkeypatch.setenv("FERRY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("FERRY_COLLECT_EVERY_S", value)
+    reset_settings()
+    said = _refused(*command)
+    assert f"error[invalid_setting]: FERRY_COLLECT_EVERY_S='{value}' is not valid" in said
+    assert problem in said and "0: off" in said
+    assert served == []
+
+
+def test_the_sweep_interval_setting_zero_is_off_and_checked(
+    ferry_env: Path, served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferry.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("FERRY_COLLECT_EVERY_S", "0")
+    reset_settings()
+    assert get_settings().collect_every_s == 0
+    invoke("serve", "--sla-tick", "0")
+    assert served[-1]["threads"] == []  # 0: no sweep
+    invoke("serve", "--sla-tick", "0", "--collect-every", "0")
+    assert served[-1]["threads"] == []
+    monkeypatch.setenv("FERRY_COLLECT_EVERY_S", "-1")
+    reset_settings()
+    with pytest.raises(SettingsError) as bad:
+        get_settings()
+    assert bad.value.code == "invalid_setting" and "FERRY_COLLECT_EVERY_S" in bad.value.message

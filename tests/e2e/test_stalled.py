@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import Identity
-from ferry.services import collection, requests, stalled, sweep, systems, tenants, verification
+from ferry.services import (
+    bulk,
+    collection,
+    requests,
+    stalled,
+    sweep,
+    systems,
+    tenants,
+    verification,
+)
 from ferry.settings import Settings, reset_settings
 from ferry.store.tables import AuditEvent, Request
 from tests.conftest import Outbox
@@ -75,14 +84,38 @@ def test_request_waiting_for_an_upload_is_not_stalled(ferry_env: Path, tmp_path:
     assert requests.show(rid).state == "collecting"
 
 
-def test_a_late_worker_keeps_its_package_but_an_agent_reviews_it(
-    ferry_env: Path, tmp_path: Path
-) -> None:
+def test_a_late_worker_leaves_the_failed_request_as_it_is(ferry_env: Path, tmp_path: Path) -> None:
     _tenant(tmp_path / "legacy")
     rid = _collecting("ann@example.com")
     assert stalled.reclaim(now=utcnow() + LATER) == [rid]
     view = collection.execute(rid, "worker")  # the "dead" worker was only slow
-    assert view.state == "review" and view.package is not None
+    assert view.state == "failed" and view.package is None  # the agent runs it again
+    assert collection.run(rid, "agent").state == "ready"
+
+
+def test_a_bulk_batch_leaves_a_request_failed_as_stalled_meanwhile(
+    ferry_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _tenant(tmp_path / "legacy")
+    rids = [_collecting(e) for e in ("ann@example.com", "bob@example.com")]
+    with unit_of_work() as session:  # back to verified, as a sweep would find them
+        for rid in rids:
+            session.get_one(Request, rid).state = "verified"
+    real = bulk.gather.Collection.run
+
+    def run_then_stall(engine: object) -> object:  # the reclaim lands while the batch runs
+        done = real(engine)  # type: ignore[arg-type]
+        stalled.reclaim(now=utcnow() + LATER)
+        return done
+
+    monkeypatch.setattr(bulk.gather.Collection, "run", run_then_stall)
+    result = bulk.run_all("t", "worker")
+    assert result.completed == [] and set(result.failed) == set(rids)
+    assert {requests.show(r).state for r in rids} == {"failed"}
+    assert "settling" not in caplog.text  # skipped in the chunk, no fallback needed
 
 
 def test_the_sweep_fails_stalled_requests_then_collects_the_verified(

@@ -3,10 +3,12 @@ be what an autoflushed read would have seen, and the chain must still hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
 from ferry.domain.errors import NotFound
@@ -23,6 +25,22 @@ def _tenant_id() -> int:
         return session.scalars(sa.select(Tenant.id).where(Tenant.slug == "t")).one()
 
 
+def _statements(session: Session, read: Callable[[], object]) -> list[str]:
+    """The SQL statements ``read`` sends (a flush included)."""
+    sent: list[str] = []
+    engine = session.get_bind()
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        read()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    return sent
+
+
 def test_pending_settings_are_seen(ferry_env_any: Path) -> None:
     tenants.create_tenant("t", "T Ltd", ["GB"])
     tid = _tenant_id()
@@ -31,6 +49,7 @@ def test_pending_settings_are_seen(ferry_env_any: Path) -> None:
         session.add(TenantSla(tenant_id=tid, timezone="Europe/London"))
         found = clocks.sla_for(session, tid)  # not flushed yet: still found
         assert found is not None and found.timezone == "Europe/London"
+        assert found in session.new  # found without flushing it
         session.add(
             VerificationPolicy(tenant_id=tid, kind="*", jurisdiction="*", rules={"methods": ["x"]})
         )
@@ -47,8 +66,9 @@ def test_locked_clock_is_the_row_in_hand(ferry_env_any: Path) -> None:
         first = clocks.clock_for(session, view.id, lock=True)
         assert first is not None
         first.paused_days = 3  # pending change: a second locked read must not lose it
-        again = clocks.clock_for(session, view.id, lock=True)
-        assert again is first and again.paused_days == 3
+        statements = _statements(session, lambda: clocks.clock_for(session, view.id, lock=True))
+        assert statements == []  # no second read, so no autoflush of the pending change either
+        assert first in session.dirty and clocks.clock_for(session, view.id, lock=True) is first
     with unit_of_work() as session:
         stored = session.get(RequestClock, view.id)
         assert stored is not None and stored.paused_days == 3

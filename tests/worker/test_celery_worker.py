@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import secrets
 import signal
@@ -10,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -167,3 +170,71 @@ def test_a_broker_that_is_down_does_not_lose_the_job(ferry_env: Path, monkeypatc
     jobs.enqueue("collect-pending", "test")  # refused by the broker: run here instead
     jobs.shutdown(wait=True)
     assert requests.show(rid).state in {"ready", "review"}
+
+
+MALFORMED = {
+    "unknown job": (("collect-everything", []), {}, "job_unknown"),
+    "name not a string": ((5, []), {}, "job_unknown"),
+    "nothing": ((), {}, "job_message"),
+    "no argument list": (("sla-tick",), {}, "job_message"),
+    "arguments not a list": (("deliver", "r1"), {}, "job_message"),
+    "one more part": (("sla-tick", [], "more"), {}, "job_message"),
+    "keyword arguments": (("sla-tick", []), {"when": "now"}, "job_message"),
+    "an argument missing": (("collect", ["r1"]), {}, "job_arguments"),
+    "an argument too many": (("deliver", ["r1", "again"]), {}, "job_arguments"),
+    "arguments not strings": (("collect", [1, None]), {}, "job_arguments"),
+}
+
+
+@functools.cache
+def _app() -> Any:
+    from ferry.worker.celery_app import make_app
+
+    return make_app("memory://")
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_malformed_job_message_is_logged_and_dropped(
+    ferry_env: Path, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """What the worker's task does with a message put on the queue by hand: refused with a
+    clear error in the log, nothing run, nothing raised (so nothing is retried)."""
+    payload, extra, code = MALFORMED[name]
+    task = _app().tasks[jobs.TASK]
+    with caplog.at_level(logging.ERROR, logger="ferry.jobs"):
+        assert task(*payload, **extra) is None
+    [logged] = [r for r in caplog.records if r.name == "ferry.jobs"]
+    assert logged.levelno == logging.ERROR
+    assert f"job message refused ({code})" in logged.getMessage()
+
+
+def test_a_job_with_arguments_it_does_not_take_is_refused_where_it_is_asked_for(
+    ferry_env: Path,
+) -> None:
+    from ferry.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"job 'deliver' takes \(request_id\); got 2"):
+        jobs.enqueue("deliver", "r1", "r2")
+    with pytest.raises(InvalidInput, match="takes strings only"):
+        jobs.run("collect", "r1", 5)  # type: ignore[arg-type]
+    jobs.run("sla-tick")  # a well-formed job runs
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_worker_drops_malformed_messages_and_goes_on(
+    broker: str, worker_factory: list[Worker]
+) -> None:
+    from ferry.services import collection
+    from ferry.settings import get_settings
+
+    setup = demo.seed(customers=30)
+    rid = verified_request(setup.sample_emails[0])
+    collection.start(rid, "test")
+    client, queue = jobs._celery(broker), get_settings().broker_queue
+    for payload, extra, _code in MALFORMED.values():  # all ahead of the real job
+        client.send_task(jobs.TASK, args=list(payload), kwargs=extra, queue=queue)
+    jobs.enqueue("collect", rid, "test")
+    worker_factory.append(Worker())
+    assert wait_for(rid, {"ready", "review"}, worker_factory) in {"ready", "review"}
+    said = worker_factory[0].stop()
+    assert said.count("job message refused") == len(MALFORMED), said[-3000:]

@@ -60,15 +60,17 @@ def init() -> None:
 
 
 @app.command()
+@handle_errors
 def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
     sla_tick: int = typer.Option(
-        300, "--sla-tick", help="seconds between SLA reminder passes; 0: leave it to cron"
+        300, "--sla-tick", min=0, help="seconds between SLA reminder passes; 0: leave it to cron"
     ),
     collect_every: int | None = typer.Option(
         None,
         "--collect-every",
+        min=0,
         help="seconds between sweeps collecting verified requests (default FERRY_COLLECT_EVERY_S;"
         " 0: off). Off when FERRY_BROKER_URL is set: `ferry worker --beat` sweeps then.",
     ),
@@ -104,14 +106,18 @@ def run_server(
 
 
 @app.command()
+@handle_errors
 def worker(
-    concurrency: int = typer.Option(2, "--concurrency", "-c", help="job processes"),
+    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="job processes"),
     beat: bool = typer.Option(
         False, "--beat", help="also run the schedule (SLA tick, collection sweep): one worker only"
     ),
-    sla_tick: int = typer.Option(300, "--sla-tick", help="with --beat: seconds; 0: off"),
+    sla_tick: int = typer.Option(300, "--sla-tick", min=0, help="with --beat: seconds; 0: off"),
     collect_every: int | None = typer.Option(
-        None, "--collect-every", help="with --beat: seconds (default FERRY_COLLECT_EVERY_S); 0: off"
+        None,
+        "--collect-every",
+        min=0,
+        help="with --beat: seconds (default FERRY_COLLECT_EVERY_S); 0: off",
     ),
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:

@@ -9,15 +9,20 @@ package, or its own gap report.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import secrets
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
-from ferry.domain.errors import FerryError, IllegalTransition, InvalidInput
+from ferry.domain.errors import Conflict, FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
 from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging, uploads
 from ferry.services.audit import record
@@ -29,15 +34,18 @@ from ferry.services.collection import (
     begin_in,
     fail_in,
     finish_in,
+    moved_on,
     review_reason,
     run,
 )
-from ferry.services.lifecycle import move
+from ferry.services.lifecycle import lock, move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
+from ferry.settings import get_settings
 from ferry.store import requests, systems, tenants
 from ferry.store.tables import Package, Request, Tenant
 
+log = logging.getLogger("ferry.bulk")
 MAX_BATCH = 5000
 T = TypeVar("T")
 
@@ -92,7 +100,8 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
     run on their own, delivered partially or withdrawn, and their rows are removed). A batch cut
     by a crash is not taken over here (another worker may still be running it): its requests
     stay ``collecting`` until run on their own, which removes them from it."""
-    found = []
+    found: list[tuple[Path, list[str]]] = []
+    gone: list[str] = []
     for folder, ids in gather.batches(tenant_slug):
         with unit_of_work() as session:
             query = select(Request.id, Request.state).where(
@@ -100,10 +109,11 @@ def _failed_batches(tenant_slug: str, tenant_id: int) -> list[tuple[Path, list[s
             )
             states = {str(i): str(state) for i, state in session.execute(query).all()}
         still = [i for i in ids if states.get(i) == RequestState.FAILED.value]
-        for gone in [i for i in ids if i not in still]:
-            gather.release(tenant_slug, gone)
+        gone.extend(i for i in ids if i not in still)
         if still:
             found.append((folder, still))
+    if gone:  # every batch's manifest read and written once, not once per request gone
+        gather.release_many(tenant_slug, gone)
     return found
 
 
@@ -203,10 +213,12 @@ def _settle_chunk(
     result: BulkResult,
 ) -> None:
     """Save each request's collection report and move it to ready/review or failed, the whole
-    chunk in one transaction. Should that transaction fail, each request is settled on its own
-    (as a one-by-one run would), so one bad request cannot hold back the others. Notices are
-    written as each request is settled, as in a one-by-one run: those written before the chunk's
-    transaction failed are written again when their requests are settled on their own."""
+    chunk in one transaction. Should that transaction fail (logged), each request is settled on
+    its own (as a one-by-one run would), so one bad request cannot hold back the others: one
+    that cannot be settled even so is failed with the reason, and the others are settled.
+    Notices are written as each request is settled, as in a one-by-one run: those written
+    before the chunk's transaction failed are written again when their requests are settled on
+    their own."""
     try:
         settled = BulkResult([], {})
         with unit_of_work() as session, session.no_autoflush:
@@ -217,6 +229,9 @@ def _settle_chunk(
             delivery.prefetch_recipients(session, list(done))
             for request_id, outcome in done.items():
                 req = found[request_id]
+                if moved_on(req):  # withdrawn, or failed as stalled, while this batch ran
+                    settled.failed[request_id] = req.failure or f"the request is {req.state}"
+                    continue
                 gather.save_report(session, request_id, outcomes)
                 if isinstance(outcome, str):
                     fail_in(session, req, actor, outcome)
@@ -224,19 +239,47 @@ def _settle_chunk(
                 else:
                     finish_in(session, req, tenant, actor, *outcome)
                     settled.completed.append(request_id)
-    except Exception:  # settled one by one below, where each error is kept
+    except Exception:
+        log.exception(
+            "settling %d bulk requests in one transaction failed; settling each on its own",
+            len(done),
+        )
         settled = BulkResult([], {})
         for request_id, outcome in done.items():
-            with unit_of_work() as session:
-                gather.save_report(session, request_id, outcomes)
-            if isinstance(outcome, str):
-                _fail(request_id, actor, outcome)
-                settled.failed[request_id] = outcome
-            else:
-                _finish(request_id, actor, *outcome)
-                settled.completed.append(request_id)
+            _settle_one(request_id, outcome, outcomes, actor, settled)
     result.completed.extend(settled.completed)
     result.failed.update(settled.failed)
+
+
+def _settle_one(
+    request_id: str,
+    outcome: tuple[Package, dict[str, list[str]]] | str,
+    outcomes: dict[str, Outcome],
+    actor: str,
+    into: BulkResult,
+) -> None:
+    """Settle one request as a one-by-one run would; should that fail too, the request is
+    recorded as failed with the reason (logged), and the chunk's other requests go on."""
+    try:
+        with unit_of_work() as session:
+            gather.save_report(session, request_id, outcomes)
+        if isinstance(outcome, str):
+            into.failed[request_id] = _fail(request_id, actor, outcome).failure or outcome
+            return
+        view = _finish(request_id, actor, *outcome)
+        if view.state in (RequestState.READY.value, RequestState.REVIEW.value):
+            into.completed.append(request_id)
+        else:  # moved on by someone else meanwhile (withdrawn, say)
+            into.failed[request_id] = view.failure or f"the request is {view.state}"
+        return
+    except Exception as exc:
+        log.exception("bulk request %s could not be settled", request_id)
+        reason = f"its collection could not be recorded: {type(exc).__name__}: {exc}"
+    into.failed[request_id] = reason
+    try:
+        _fail(request_id, actor, reason)
+    except Exception:  # reported in the result all the same; the log has both errors
+        log.exception("bulk request %s could not be marked failed either", request_id)
 
 
 _RESUME = (
@@ -274,6 +317,7 @@ def deliver_partial(
                 "only a failed collection, or one waiting for uploads, can be delivered "
                 f"partially; this one is {req.state}"
             )
+        state = req.state
         gaps = gather.report(session, req.id)
         missing = [g.system for g in gaps if g.status != "done"]
         if not missing:
@@ -291,10 +335,34 @@ def deliver_partial(
     engine = gather.Collection(sources, [person], folder)
     gather.load_finished(engine)
     extra = [gather.gaps_dataset(gaps)]
-    package, notes = _package(slug, request_id, engine, person, meta, extra, cleanup=False)
-    gather.release(slug, request_id)
+    # built aside: a collection finishing meanwhile keeps its own package file
+    aside = get_settings().packages_dir / slug / request_id / f".partial-{secrets.token_hex(8)}"
+    try:
+        package, notes = _package(
+            slug, request_id, engine, person, meta, extra, cleanup=False, folder=aside
+        )
+        view = _deliver(request_id, actor, reason, package, notes, state, waiting, missing, review)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)  # refused (or failed): the package goes
+    gather.release(slug, request_id)  # only now: a refused delivery leaves the rows in place
+    return view
+
+
+def _deliver(
+    request_id: str,
+    actor: str,
+    reason: str,
+    package: Package,
+    notes: dict[str, list[str]],
+    state: str,
+    waiting: bool,
+    missing: list[str],
+    review: bool,
+) -> RequestView:
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req = lock(session, request_id)  # a last upload's collection may have moved it on
+        _still_partial(session, req, state, waiting)
+        tenant = session.get_one(Tenant, req.tenant_id)
         session.add(package)
         session.flush()
         record(
@@ -309,4 +377,30 @@ def deliver_partial(
         if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)
+        _place(package)  # last: nothing above refused it
         return RequestView.of(req, tenant.slug, package)
+
+
+def _place(package: Package) -> None:
+    """Move a package built aside into its request's package folder."""
+    aside = Path(package.path).parent
+    for item in aside.iterdir():
+        os.replace(item, aside.parent / item.name)
+    package.path = str(aside.parent / Path(package.path).name)
+
+
+def _still_partial(session: Session, req: Request, state: str, waiting: bool) -> None:
+    """Refuse the partial delivery if the request changed while its package was built: a
+    collection (the last upload's, say) or another agent moved it on, or every upload arrived."""
+    if req.state != state:
+        raise Conflict(
+            f"request {req.id} became {req.state} while its partial package was built; "
+            "nothing was delivered (see `ferry request show ID`)",
+            code="request_moved_on",
+        )
+    if waiting and not uploads.open_tasks(session, [req.id]):
+        raise Conflict(
+            f"the last upload for request {req.id} arrived while its partial package was "
+            "built: its collection goes on with every system; nothing was delivered partially",
+            code="request_moved_on",
+        )

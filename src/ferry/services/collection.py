@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import replace
@@ -16,13 +17,14 @@ from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
 from ferry.services import gather, manual, notify, packaging, uploads
 from ferry.services.audit import record
-from ferry.services.lifecycle import move
+from ferry.services.lifecycle import lock, move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings
 from ferry.store import requests, tenants
 from ferry.store.tables import Package, Request, Tenant
 
+log = logging.getLogger("ferry.collection")
 _STARTABLE = (RequestState.VERIFIED, RequestState.FAILED, RequestState.REVIEW)
 _REBUILDABLE = RequestState.READY  # not yet delivered: back to review, then collected again
 
@@ -41,7 +43,15 @@ def run(request_id: str, actor: str, tenant_id: int | None = None) -> RequestVie
 
 
 def execute(request_id: str, actor: str) -> RequestView:
-    """The job body: collect, package, then review/ready or failed (with the reason)."""
+    """The job body: collect, package, then review/ready or failed (with the reason).
+
+    Safe to run twice (the ``collect`` job may be redelivered, or two continuations queued): a
+    request no longer collecting, finished by another run or moved on by the agent, is left as
+    it is, and one that another run finishes meanwhile keeps that run's outcome."""
+    with unit_of_work() as session:
+        req, tenant = load(session, request_id, None)
+        if moved_on(req):
+            return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
     try:
         package, notes, outcomes = _collect_and_package(request_id)
     except manual.WaitingForUploads as exc:
@@ -145,9 +155,11 @@ def _package(
     cleanup: bool = True,
     device_only: bool = False,
     tenant_keys: packaging.Keys | None = None,
+    folder: Path | None = None,
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
-    rest), then delete the work folder. A bulk run passes the tenant's keys, read once."""
+    rest), then delete the work folder. A bulk run passes the tenant's keys, read once. The
+    package goes into the request's package folder, or into ``folder`` (built aside)."""
     if tenant_keys is None:
         with unit_of_work() as session:
             tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
@@ -160,7 +172,7 @@ def _package(
     datasets, report = packaging.prepare(
         meta.kind, person.identities, [*found, *(extra or [])], tenant_keys.known_people
     )
-    folder = get_settings().packages_dir / slug / request_id
+    folder = folder or get_settings().packages_dir / slug / request_id
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
         gather.release(slug, request_id)
@@ -194,7 +206,9 @@ def _finish(
     outcomes: dict[str, Outcome] | None = None,
 ) -> RequestView:
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req, tenant = _locked(session, request_id)
+        if moved_on(req):  # another run finished it first: its package stands
+            return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         if outcomes is not None:
             gather.save_report(session, request_id, outcomes)
         finish_in(session, req, tenant, actor, package, notes)
@@ -235,19 +249,33 @@ def finish_in(
             **review_reason(notes),
         },
     )
-    # failed meanwhile (e.g. as stalled, see services.stalled): the package is whole, but an
-    # agent looks at it before it goes out
-    late = req.state == RequestState.FAILED.value
-    must_review = tenant.review_required or bool(notes.get("review")) or late
+    must_review = tenant.review_required or bool(notes.get("review"))
     target = RequestState.REVIEW if must_review else RequestState.READY
-    move(session, req, target, actor, {"finished_after_failure": True} if late else None)
+    move(session, req, target, actor)
     if target is RequestState.READY:
         notify.package_ready(session, req, tenant.slug, tenant.name)
 
 
+def _locked(session: Session, request_id: str) -> tuple[Request, Tenant]:
+    req = lock(session, request_id)
+    return req, session.get_one(Tenant, req.tenant_id)
+
+
+def moved_on(req: Request) -> bool:
+    """The request is no longer collecting: a collection has nothing to record on it."""
+    if req.state == RequestState.COLLECTING.value:
+        return False
+    log.info(
+        "request %s is %s, not collecting: this collection leaves it as it is", req.id, req.state
+    )
+    return True
+
+
 def _fail(request_id: str, actor: str, reason: str) -> RequestView:
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req, tenant = _locked(session, request_id)
+        if moved_on(req):
+            return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         fail_in(session, req, actor, reason)
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         return replace(view, waiting_for=uploads.open_tasks(session, [req.id]).get(req.id, []))
@@ -256,7 +284,9 @@ def _fail(request_id: str, actor: str, reason: str) -> RequestView:
 def _wait(request_id: str, actor: str, message: str) -> RequestView:
     """Everything readable is collected; the request stays ``collecting`` for the uploads."""
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req, tenant = _locked(session, request_id)
+        if moved_on(req):
+            return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         req.failure = None
         waiting = uploads.open_tasks(session, [req.id]).get(req.id, [])
         record(

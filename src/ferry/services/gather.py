@@ -215,20 +215,30 @@ def folder_for(tenant_slug: str, request_id: str) -> Path:
 def release(tenant_slug: str, request_id: str) -> dict[str, int]:
     """Delete the request's collected rows: its own work folder, and its rows in (and its place
     on) any bulk batch; a batch nobody is left in goes entirely."""
-    own = work_folder(tenant_slug, request_id)
-    gone = {"work_folders": int(own.exists()), "bulk_spools": 0}
-    remove_work(own)
+    return release_many(tenant_slug, [request_id])
+
+
+def release_many(tenant_slug: str, request_ids: list[str]) -> dict[str, int]:
+    """:func:`release` for several requests at once: the bulk batches are listed once, and each
+    batch holding any of them has its folder listed once and its manifest written once."""
+    leaving = set(request_ids)
+    gone = {"work_folders": 0, "bulk_spools": 0}
+    for request_id in leaving:
+        own = work_folder(tenant_slug, request_id)
+        gone["work_folders"] += int(own.exists())
+        remove_work(own)
     for folder, ids in batches(tenant_slug):
-        if request_id not in ids:
+        if leaving.isdisjoint(ids):
             continue
-        for spool in folder.glob(f"*/{request_id}.*.spool"):
-            spool.unlink(missing_ok=True)
-            gone["bulk_spools"] += 1
-        rest = [i for i in ids if i != request_id]
+        for spool in folder.glob("*/*.spool"):  # OWNER.DATASET.spool; OWNER has no dot
+            if spool.name.partition(".")[0] in leaving:
+                spool.unlink(missing_ok=True)
+                gone["bulk_spools"] += 1
+        rest = [i for i in ids if i not in leaving]
         if rest:
             write_batch(folder, rest)
         else:
-            remove_work(folder)
+            remove_work(folder)  # nobody is left in it
     return gone
 
 

@@ -11,8 +11,9 @@ worker died (late acknowledgement) without harm.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -57,16 +58,54 @@ def submit(name: str, fn: Callable[[], object]) -> Future[object]:
 
 
 def function(job: str) -> Callable[..., object]:
-    if job not in JOBS:
-        raise InvalidInput(f"no job named {job!r}; known jobs: {', '.join(sorted(JOBS))}")
+    if not isinstance(job, str) or job not in JOBS:
+        shown = repr(job)[:100]
+        raise InvalidInput(
+            f"no job named {shown}; known jobs: {', '.join(sorted(JOBS))}", code="job_unknown"
+        )
     module, attr = JOBS[job].split(":")
     fn: Callable[..., object] = getattr(importlib.import_module(module), attr)
     return fn
 
 
+def checked(job: str, args: Sequence[object]) -> Callable[[], object]:
+    """The named job bound to its arguments, ready to run; :class:`InvalidInput` (and nothing
+    run) for an unknown job, or arguments it does not take or that are not strings."""
+    fn = function(job)
+    if not all(isinstance(a, str) for a in args):
+        kinds = ", ".join(type(a).__name__ for a in args)
+        raise InvalidInput(f"job {job!r} takes strings only; got ({kinds})", code="job_arguments")
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError:
+        takes = ", ".join(inspect.signature(fn).parameters) or "nothing"
+        raise InvalidInput(
+            f"job {job!r} takes ({takes}); got {len(args)} argument(s)", code="job_arguments"
+        ) from None
+    return lambda: fn(*args)
+
+
 def run(job: str, *args: str) -> object:
     """Run a named job here and now (what a worker does with a job it received)."""
-    return function(job)(*args)
+    return checked(job, args)()
+
+
+def receive(payload: Sequence[object], extra: Mapping[str, object]) -> object:
+    """A job as a worker takes it off the broker: ``[name, [arguments]]``. A malformed one (put
+    on the queue by hand, say: an unknown name, arguments missing, extra, or not strings) is
+    logged and dropped, not raised: it would fail the same way every time it was tried."""
+    try:
+        if extra or len(payload) != 2 or not isinstance(payload[1], list):
+            raise InvalidInput(
+                "a job message is [name, [arguments]] with no keyword arguments",
+                code="job_message",
+            )
+        job = checked(payload[0], payload[1])  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        shown = repr((list(payload), dict(extra)))[:300]
+        log.error("job message refused (%s): %s; message was %s", exc.code, exc.message, shown)
+        return None
+    return job()
 
 
 def enqueue(job: str, *args: str) -> None:
@@ -74,7 +113,7 @@ def enqueue(job: str, *args: str) -> None:
 
     Call it after the transaction that makes the job's work visible has committed.
     """
-    function(job)  # an unknown job fails here, in the caller, not later on a worker
+    checked(job, args)  # a job it cannot run fails here, in the caller, not on a worker
     settings = get_settings()
     if not settings.broker_url:
         submit(f"{job}:{','.join(args)}", lambda: run(job, *args))

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ferry.domain.clock import utcnow
+from ferry.domain.errors import NotFound
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
 from ferry.services import pauses, state_events
 from ferry.services.audit import record
+from ferry.store.audit import lock_chain
 from ferry.store.tables import Request
+
+
+def lock(session: Session, request_id: str) -> Request:
+    """The request row, locked until the transaction ends (``SELECT … FOR UPDATE``; SQLite
+    serialises writers already): its state cannot change under the caller before the commit.
+
+    The tenant's audit chain is locked first, as every use-case that appends does before it
+    changes a request, so two transactions never hold the two locks in opposite orders."""
+    tenant_id = session.scalar(select(Request.tenant_id).where(Request.id == request_id))
+    if tenant_id is None:
+        raise NotFound(f"no request {request_id!r}", code="request_not_found")
+    lock_chain(session, tenant_id)
+    req = session.get(Request, request_id, with_for_update=True)
+    if req is None:
+        raise NotFound(f"no request {request_id!r}", code="request_not_found")
+    return req
 
 
 def move(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from ferry.domain.errors import FerryError, InvalidInput, NotFound
 from ferry.domain.models import RequestState
 from ferry.services import notify
 from ferry.services.audit import record
-from ferry.services.lifecycle import move
+from ferry.services.lifecycle import lock, move
 from ferry.services.requests import load
 from ferry.services.uploads import OPEN
 from ferry.settings import get_settings
@@ -88,6 +88,8 @@ class TaskView:
     due_date: date
     datasets: list[str]
     uploaded: dict[str, int]  # dataset -> rows
+    continues: bool = False
+    """This upload was the request's last awaited one: its collection is to go on (once)."""
 
     @property
     def overdue(self) -> bool:
@@ -267,6 +269,13 @@ def upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
 
 def _upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
     with unit_of_work() as session:
+        # the request's row locked first: uploads for one request are stored one at a time, so
+        # exactly one of them finds nothing else awaited (the one whose collection goes on)
+        request_id = session.scalar(
+            select(ManualTask.request_id).where(ManualTask.token_hash == _hash(token[:200]))
+        )
+        if request_id is not None:
+            lock(session, request_id)
         task = _task(session, token)
         req, tenant = load(session, task.request_id, None)
         system = systems.get(session, tenant.id, task.system)
@@ -301,6 +310,8 @@ def _upload(token: str, dataset: str, filename: str, data: bytes) -> TaskView:
                 session, tenant.id, "system", "manual.task.done", req.id, {"system": system.name}
             )
             _late(session, req, tenant, system.name)
+            session.flush()
+            return replace(_view(task, list(maps)), continues=_nothing_awaited(session, req))
         return _view(task, list(maps))
 
 
@@ -308,7 +319,7 @@ def _late(session: Session, req: Request, tenant: Tenant, system: str) -> None:
     """A task finished after the collection moved on: keep the upload, tell the agent."""
     state = RequestState(req.state)
     if state is RequestState.COLLECTING:
-        return  # the upload page continues the collection (``should_continue``)
+        return  # the upload page continues the collection (``TaskView.continues``)
     if state in (RequestState.REVIEW, RequestState.READY):
         what = (
             f"The package of request {req.id} was built without {system!r}; its owner has "
@@ -334,16 +345,12 @@ def _late(session: Session, req: Request, tenant: Tenant, system: str) -> None:
         )
 
 
-def should_continue(request_id: str) -> bool:
+def _nothing_awaited(session: Session, req: Request) -> bool:
     """Every task of a request still collecting is uploaded: its collection can go on."""
-    with unit_of_work() as session:
-        req = session.get(Request, request_id)
-        if req is None or req.state != RequestState.COLLECTING.value:
-            return False
-        query = select(ManualTask.id).where(
-            ManualTask.request_id == request_id, ManualTask.state.in_(OPEN)
-        )
-        return session.scalar(query.limit(1)) is None
+    if req.state != RequestState.COLLECTING.value:
+        return False
+    query = select(ManualTask.id).where(ManualTask.request_id == req.id, ManualTask.state.in_(OPEN))
+    return session.scalar(query.limit(1)) is None
 
 
 def _check(

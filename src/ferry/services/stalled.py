@@ -8,8 +8,8 @@ them to ``failed`` with the reason, telling the tenant's agent. The agent sees t
 ``ferry request run ID`` or ``run --all`` continues from the systems and lookups already done.
 
 The threshold must be longer than any real collection (each system's ``timeout_seconds`` times
-its attempts, plus packaging). A run that was still going after all and finishes later keeps
-its package, but the request goes to ``review`` rather than ``ready``: an agent looks first.
+its attempts, plus packaging). A run that was still going after all and finishes later leaves
+the failed request as it is (see ``collection.moved_on``): the agent runs it again.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Once every dataset is uploaded the request's collection continues on its own."""
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, File, Form, Request, UploadFile
@@ -13,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ferry.domain.errors import FerryError
-from ferry.services import collection, manual
+from ferry.services import jobs, manual
 from ferry.web.portal import templates
 
 log = logging.getLogger("ferry.upload")
@@ -65,7 +64,7 @@ async def receive(
         return _answer(
             request, exc.status, task=_still_open(token), error=exc.message, code=exc.code
         )
-    if task.state == "uploaded":
+    if task.continues:
         background.add_task(_continue, task.request_id)
     rows = sum(task.uploaded.values())
     form = task if task.state != "uploaded" else None
@@ -80,25 +79,14 @@ def _still_open(token: str) -> manual.TaskView | None:
 
 
 def _continue(request_id: str) -> None:
-    """Every upload is in: collect and package. Only a request still collecting with nothing
-    else awaited goes on; one the agent moved on (failed, partial) is theirs to re-run. Two
-    last uploads finishing together start one run (it began after both were stored)."""
-    with _lock:
-        if request_id in _running:
-            return
-        _running.add(request_id)
+    """Every upload is in: the ``collect`` job collects and packages (on a worker when a broker
+    is set). Only the upload that found nothing else awaited, its request's row locked, starts
+    it, so two last uploads stored together start one collection; the job itself leaves alone
+    a request no longer collecting (one the agent moved on is theirs to re-run)."""
     try:
-        if manual.should_continue(request_id):
-            collection.run(request_id, "manual-upload")
+        jobs.enqueue("collect", request_id, "manual-upload")
     except FerryError as exc:
-        log.info("request %s not continued after upload: %s", request_id, exc.message)
-    finally:
-        with _lock:
-            _running.discard(request_id)
-
-
-_lock = threading.Lock()
-_running: set[str] = set()
+        log.error("request %s not continued after upload: %s", request_id, exc.message)
 
 
 async def _size_limit(request: Request, call_next: Any) -> Response:

@@ -36,8 +36,10 @@ def make_app(
     worker_process_init.connect(_fresh_connections, weak=False)
 
     @app.task(name=jobs.TASK)  # type: ignore[untyped-decorator]
-    def run_job(job: str, args: list[str]) -> None:
-        jobs.run(job, *args)
+    def run_job(*payload: Any, **extra: Any) -> None:
+        """``[job, [arguments]]``; any other shape (a message put on the queue by hand) is
+        logged and dropped by ``jobs.receive``, not retried."""
+        jobs.receive(payload, extra)
 
     return app
 

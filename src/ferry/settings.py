@@ -46,11 +46,12 @@ class Settings(BaseSettings):
         ge=0,
         description="seconds between sweeps that collect verified requests; 0: off",
     )
-    collect_stale_s: int = Field(
-        default=7200,
+    collect_lease_s: int = Field(
+        default=600,
         ge=0,
-        description="seconds a request may stay collecting, with no upload awaited, before the "
-        "sweep fails it as stalled (its worker ended); 0: never",
+        description="seconds a collecting run's lease lasts (renewed every third of it while "
+        "it runs); a request still collecting past its lease lost its run, and the sweep fails "
+        "it; 0: never",
     )
     sms_provider: str = Field(default="outbox", description="outbox (var/sms-outbox/) or twilio")
     sms_url: str = Field(default="https://api.twilio.com", description="Twilio-style API base")

@@ -1,10 +1,12 @@
-"""A worker that dies mid-collection leaves its requests ``collecting``: the sweep fails them as
-stalled (the agent is told), and running them again finishes them; requests waiting for a
-manual upload, or still within the threshold, are left alone."""
+"""A worker that dies mid-collection leaves its requests ``collecting``: once their lease runs
+out, the sweep fails them (the agent is told once), and running them again finishes them. A
+run that is alive renews its lease; requests waiting for a manual upload hold none and are left
+alone; a request another run holds is not started twice."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,12 @@ import sqlalchemy as sa
 
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
+from ferry.domain.errors import Conflict
 from ferry.domain.models import Identity
 from ferry.services import (
     bulk,
     collection,
+    leases,
     requests,
     stalled,
     sweep,
@@ -30,7 +34,7 @@ from tests.e2e.test_manual_upload import FILES_MAP as MAP
 from tests.e2e.test_manual_upload import MANUAL_MAP
 
 AGENT = "agents@example.com"
-LATER = timedelta(hours=3)  # past the default threshold of two hours
+LATER = timedelta(minutes=11)  # past a lease (ten minutes by default)
 
 
 def _tenant(folder: Path, *, manual: bool = False) -> None:
@@ -56,31 +60,64 @@ def _actions(request_id: str) -> list[str]:
         return list(session.scalars(query))
 
 
-def test_stalled_request_is_failed_told_and_finishes_when_run_again(
+def _lease(request_id: str) -> object:
+    with unit_of_work() as session:
+        return session.get_one(Request, request_id).lease_until
+
+
+def test_stalled_requests_are_failed_the_agent_told_once_and_they_finish_when_run_again(
     ferry_env_any: Path, tmp_path: Path
 ) -> None:
     _tenant(tmp_path / "legacy")
-    rid = _collecting("ann@example.com")
+    rids = [_collecting(e) for e in ("ann@example.com", "bob@example.com")]
 
-    assert stalled.reclaim() == []  # just started: not stalled
-    assert stalled.reclaim(now=utcnow() + LATER) == [rid]
+    assert stalled.reclaim() == []  # leases still running
+    assert sorted(stalled.reclaim(now=utcnow() + LATER)) == sorted(rids)
 
-    shown = requests.show(rid)
+    shown = requests.show(rids[0])
     assert shown.state == "failed"
-    assert shown.failure is not None and "no progress for over 120 minutes" in shown.failure
-    assert "request.failed" in _actions(rid)
-    [notice] = Outbox(ferry_env_any).to(AGENT)
-    assert notice["Subject"] == "A collection stopped"
+    assert shown.failure is not None and "stopped renewing its lease" in shown.failure
+    assert "ferry request run --all t" in shown.failure
+    assert "request.failed" in _actions(rids[0])
+    assert _lease(rids[0]) is None
+    [notice] = Outbox(ferry_env_any).to(AGENT)  # one summary for the tenant
+    assert notice["Subject"] == "2 collection(s) stopped for T Ltd"
+    body = notice.get_payload(decode=True)
+    assert isinstance(body, bytes) and all(r.encode() in body for r in rids)
     assert stalled.reclaim(now=utcnow() + LATER) == []  # failed once, not again
 
+    assert collection.run(rids[0], "agent").state == "ready"
+
+
+def test_a_live_run_renews_its_lease(ferry_env: Path, tmp_path: Path) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")
+    first = _lease(rid)
+    with leases.kept([rid], every=0.05):
+        deadline = time.monotonic() + 10
+        while _lease(rid) == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+    renewed = _lease(rid)
+    assert isinstance(first, datetime) and isinstance(renewed, datetime) and renewed > first
+
+
+def test_a_request_another_run_holds_is_not_started_twice(ferry_env: Path, tmp_path: Path) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")
+    with pytest.raises(Conflict, match="being collected by another run") as refused:
+        collection.run(rid, "agent")
+    assert refused.value.code == "collecting_elsewhere"
+    with unit_of_work() as session:  # that run died: its lease ran out
+        session.get_one(Request, rid).lease_until = utcnow() - timedelta(seconds=1)
     assert collection.run(rid, "agent").state == "ready"
 
 
-def test_request_waiting_for_an_upload_is_not_stalled(ferry_env: Path, tmp_path: Path) -> None:
+def test_request_waiting_for_an_upload_holds_no_lease(ferry_env: Path, tmp_path: Path) -> None:
     _tenant(tmp_path / "legacy", manual=True)
     rid = _collecting("ann@example.com")
     assert collection.execute(rid, "worker").state == "collecting"  # waits for the owner
-    assert stalled.reclaim(now=utcnow() + LATER) == []
+    assert _lease(rid) is None
+    assert stalled.reclaim(now=utcnow() + timedelta(days=30)) == []
     assert requests.show(rid).state == "collecting"
 
 
@@ -100,51 +137,49 @@ def test_a_bulk_batch_leaves_a_request_failed_as_stalled_meanwhile(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _tenant(tmp_path / "legacy")
-    rids = [_collecting(e) for e in ("ann@example.com", "bob@example.com")]
-    with unit_of_work() as session:  # back to verified, as a sweep would find them
-        for rid in rids:
-            session.get_one(Request, rid).state = "verified"
+    for email in ("ann@example.com", "bob@example.com"):
+        view = requests.submit("t", "access", [Identity.parse("email", email)], channel="cli")
+        verification.attest(view.id, "agent", "called back")
     real = bulk.gather.Collection.run
 
-    def run_then_stall(engine: object) -> object:  # the reclaim lands while the batch runs
+    def run_then_stall(engine: object) -> object:  # the sweep lands while the batch runs
         done = real(engine)  # type: ignore[arg-type]
-        stalled.reclaim(now=utcnow() + LATER)
+        assert stalled.reclaim(now=utcnow() + LATER)
         return done
 
     monkeypatch.setattr(bulk.gather.Collection, "run", run_then_stall)
     result = bulk.run_all("t", "worker")
-    assert result.completed == [] and set(result.failed) == set(rids)
-    assert {requests.show(r).state for r in rids} == {"failed"}
+    assert result.completed == [] and len(result.failed) == 2
+    assert {requests.show(r).state for r in result.failed} == {"failed"}
     assert "settling" not in caplog.text  # skipped in the chunk, no fallback needed
 
 
 def test_the_sweep_fails_stalled_requests_then_collects_the_verified(
-    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ferry_env: Path, tmp_path: Path
 ) -> None:
     _tenant(tmp_path / "legacy")
     stuck = _collecting("ann@example.com")
     fresh = requests.submit("t", "access", [Identity.parse("email", "bob@example.com")]).id
     verification.attest(fresh, "agent", "called back")
     with unit_of_work() as session:
-        session.get_one(Request, stuck).updated_at = utcnow() - timedelta(minutes=10)
-    monkeypatch.setenv("FERRY_COLLECT_STALE_S", "300")
-    reset_settings()
+        session.get_one(Request, stuck).lease_until = utcnow() - timedelta(seconds=1)
 
     assert sweep.collect_pending() == {"t": 1}
     assert requests.show(stuck).state == "failed"
     assert requests.show(fresh).state == "ready"
 
 
-def test_zero_turns_it_off_and_a_negative_threshold_is_refused(
+def test_zero_turns_leases_off_and_a_negative_length_is_refused(
     ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("FERRY_COLLECT_LEASE_S", "0")
+    reset_settings()
     _tenant(tmp_path / "legacy")
     rid = _collecting("ann@example.com")
-    monkeypatch.setenv("FERRY_COLLECT_STALE_S", "0")
-    reset_settings()
+    assert _lease(rid) is None
     assert stalled.reclaim(now=utcnow() + timedelta(days=30)) == []
     assert requests.show(rid).state == "collecting"
-    for bad in ("-5", "two hours"):
-        monkeypatch.setenv("FERRY_COLLECT_STALE_S", bad)
-        with pytest.raises(ValueError, match="collect_stale_s"):
+    for bad in ("-5", "ten minutes"):
+        monkeypatch.setenv("FERRY_COLLECT_LEASE_S", bad)
+        with pytest.raises(ValueError, match="collect_lease_s"):
             Settings()

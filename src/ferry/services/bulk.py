@@ -24,7 +24,16 @@ from ferry.collect.engine import Outcome
 from ferry.db import unit_of_work
 from ferry.domain.errors import Conflict, FerryError, IllegalTransition, InvalidInput
 from ferry.domain.models import Identity, RequestState, Scope
-from ferry.services import delivery, gather, manual, notify, opendsr_callbacks, packaging, uploads
+from ferry.services import (
+    delivery,
+    gather,
+    leases,
+    manual,
+    notify,
+    opendsr_callbacks,
+    packaging,
+    uploads,
+)
 from ferry.services.audit import record
 from ferry.services.collection import (
     _fail,
@@ -43,6 +52,7 @@ from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings
 from ferry.store import requests, systems, tenants
+from ferry.store.audit import lock_chain
 from ferry.store.tables import Package, Request, Tenant
 
 log = logging.getLogger("ferry.bulk")
@@ -150,27 +160,28 @@ def _batch(
             result.failed[i] = _fail(i, actor, reason).failure or reason
         return result
     gather.write_batch(folder, ids)  # before collecting: a crash leaves a batch to resume
-    engine = gather.Collection(sources, people, folder)
-    outcomes = engine.run()
-    for chunk in _chunks(people):
-        done: dict[str, tuple[Package, dict[str, list[str]]] | str] = {}
-        for person in chunk:
-            if engine.gaps():
-                done[person.key] = gather.gap_summary(outcomes) + _RESUME.format(tenant_slug)
-                continue
-            try:
-                done[person.key] = _package(
-                    tenant_slug,
-                    person.key,
-                    engine,
-                    person,
-                    metas[person.key],
-                    cleanup=False,
-                    tenant_keys=tenant_keys,
-                )
-            except FerryError as exc:
-                done[person.key] = exc.message
-        _settle_chunk(done, outcomes, actor, tenant_id, result)
+    with leases.kept(ids):  # the batch's requests are worked on: see services.leases
+        engine = gather.Collection(sources, people, folder)
+        outcomes = engine.run()
+        for chunk in _chunks(people):
+            done: dict[str, tuple[Package, dict[str, list[str]]] | str] = {}
+            for person in chunk:
+                if engine.gaps():
+                    done[person.key] = gather.gap_summary(outcomes) + _RESUME.format(tenant_slug)
+                    continue
+                try:
+                    done[person.key] = _package(
+                        tenant_slug,
+                        person.key,
+                        engine,
+                        person,
+                        metas[person.key],
+                        cleanup=False,
+                        tenant_keys=tenant_keys,
+                    )
+                except FerryError as exc:
+                    done[person.key] = exc.message
+            _settle_chunk(done, outcomes, actor, tenant_id, result)
     if not engine.gaps():
         gather.remove_work(engine.folder)
     return result
@@ -222,9 +233,10 @@ def _settle_chunk(
     try:
         settled = BulkResult([], {})
         with unit_of_work() as session, session.no_autoflush:
-            # written in one flush at the commit: a few statements for the whole chunk
-            tenant = session.get_one(Tenant, tenant_id)
-            found = requests.many(session, list(done), tenant_id)
+            # written in one flush at the commit: a few statements for the whole chunk; the
+            # chain first, then the rows, locked (the sweep may have failed one meanwhile)
+            tenant = lock_chain(session, tenant_id)
+            found = requests.many(session, list(done), tenant_id, lock=True)
             opendsr_callbacks.prefetch(session, list(done))
             delivery.prefetch_recipients(session, list(done))
             for request_id, outcome in done.items():

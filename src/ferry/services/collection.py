@@ -15,7 +15,7 @@ from ferry.db import unit_of_work
 from ferry.domain.errors import FerryError, IllegalTransition
 from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
-from ferry.services import gather, manual, notify, packaging, uploads
+from ferry.services import gather, leases, manual, notify, packaging, uploads
 from ferry.services.audit import record
 from ferry.services.lifecycle import lock, move
 from ferry.services.requests import load
@@ -49,11 +49,13 @@ def execute(request_id: str, actor: str) -> RequestView:
     request no longer collecting, finished by another run or moved on by the agent, is left as
     it is, and one that another run finishes meanwhile keeps that run's outcome."""
     with unit_of_work() as session:
-        req, tenant = load(session, request_id, None)
+        req, tenant = _locked(session, request_id)
         if moved_on(req):
             return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
+        leases.take(req)  # this run works on it now (a queued job, an upload's continuation)
     try:
-        package, notes, outcomes = _collect_and_package(request_id)
+        with leases.kept([request_id]):
+            package, notes, outcomes = _collect_and_package(request_id)
     except manual.WaitingForUploads as exc:
         return _wait(request_id, actor, exc.message)
     except FerryError as exc:
@@ -288,6 +290,7 @@ def _wait(request_id: str, actor: str, message: str) -> RequestView:
         if moved_on(req):
             return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         req.failure = None
+        leases.drop(req)  # nobody works on it until the upload comes: never taken for stalled
         waiting = uploads.open_tasks(session, [req.id]).get(req.id, [])
         record(
             session,
@@ -311,6 +314,8 @@ def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None
     """Move the request to ``collecting`` in the caller's transaction (see :func:`start`)."""
     state = RequestState(req.state)
     if state is RequestState.COLLECTING:
+        leases.refuse_if_held(req)  # another run is at it; a dead run's lease has run out
+        leases.take(req)
         record(session, tenant.id, actor, "collection.restarted", req.id)
     elif state is _REBUILDABLE:
         move(session, req, RequestState.REVIEW, actor, {"rebuild": True})

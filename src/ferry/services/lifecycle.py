@@ -11,7 +11,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import NotFound
 from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
-from ferry.services import pauses, state_events
+from ferry.services import leases, pauses, state_events
 from ferry.services.audit import record
 from ferry.store.audit import lock_chain
 from ferry.store.tables import Request
@@ -49,6 +49,10 @@ def move(
     leaving_pause = current is RequestState.PAUSED and not is_hold(target)
     if leaving_pause or target is RequestState.VERIFIED:
         pauses.end(session, req, utcnow())  # the clock restarts however the pause ends
+    if target is RequestState.COLLECTING:
+        leases.take(req)  # the run moving it there works on it (see services.leases)
+    elif current is RequestState.COLLECTING:
+        leases.drop(req)
     req.state = target.value
     record(
         session,

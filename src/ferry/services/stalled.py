@@ -1,68 +1,98 @@
-"""Collections a crashed worker left behind.
+"""Collections whose run died.
 
 A worker killed in the middle of a run (out of memory, a host restart) leaves its requests
-``collecting`` with nobody working on them, and the sweep only picks up ``verified`` ones. The
-sweep therefore also looks for requests that have been ``collecting`` for longer than
-``FERRY_COLLECT_STALE_S`` without an open manual upload task (those wait on purpose), and moves
-them to ``failed`` with the reason, telling the tenant's agent. The agent sees them in the queue;
-``ferry request run ID`` or ``run --all`` continues from the systems and lookups already done.
+``collecting`` with nobody working on them, and the sweep only picks up ``verified`` ones. Every
+run renews a lease on the requests it collects (:mod:`ferry.services.leases`); the sweep fails
+the requests still collecting whose lease ran out, with the reason, and mails the tenant's agent
+one summary. The agent sees them in the queue: ``ferry request run ID`` collects one again, and
+``ferry request run --all TENANT`` resumes a bulk batch from the lookups already done. A request
+waiting for a manual upload holds no lease and is left alone. A run that was alive after all
+and finishes later leaves the failed request as it is (``collection.moved_on``).
 
-The threshold must be longer than any real collection (each system's ``timeout_seconds`` times
-its attempts, plus packaging). A run that was still going after all and finishes later leaves
-the failed request as it is (see ``collection.moved_on``): the agent runs it again.
+Per tenant, the audit chain is locked first and then the requests (rows another transaction
+holds are skipped, to be looked at by the next sweep): the order every other use-case keeps.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
-from ferry.services import notify, uploads
+from ferry.services import notify
 from ferry.services.collection import fail_in
+from ferry.services.tenants import list_tenants
 from ferry.settings import get_settings
-from ferry.store.tables import Request, Tenant
+from ferry.store import tenants
+from ferry.store.audit import lock_chain
+from ferry.store.tables import Request
 
 log = logging.getLogger("ferry.stalled")
+_LISTED = 50  # request ids named in the agent's mail; the rest are counted
 
 
 def reclaim(now: datetime | None = None) -> list[str]:
-    """Fail every tenant's stalled collections; answers their request ids."""
-    stale_s = get_settings().collect_stale_s
-    if stale_s <= 0:
+    """Fail every tenant's collections whose lease ran out; answers their request ids."""
+    if get_settings().collect_lease_s <= 0:
         return []
     moment = now or utcnow()
-    cutoff = moment - timedelta(seconds=stale_s)
-    minutes = max(1, round(stale_s / 60))
-    reason = (
-        f"collection stopped: no progress for over {minutes} minutes (the worker running it "
-        "ended); run it again to continue from what was already collected"
-    )
     failed: list[str] = []
+    for tenant in list_tenants():
+        failed += _reclaim(tenant.slug, moment)
+    return failed
+
+
+def _reclaim(slug: str, moment: datetime) -> list[str]:
     with unit_of_work() as session:
+        tenant_id = tenants.get_by_slug(session, slug).id
+        tenant = lock_chain(session, tenant_id)
         query = (
             select(Request)
-            .where(Request.state == RequestState.COLLECTING.value, Request.updated_at < cutoff)
-            .order_by(Request.updated_at)
-            .with_for_update()
+            .where(
+                Request.tenant_id == tenant_id,
+                Request.state == RequestState.COLLECTING.value,
+                Request.lease_until < moment,
+            )
+            .order_by(Request.id)
+            .with_for_update(skip_locked=True)
         )
         found = list(session.scalars(query))
-        waiting = uploads.open_tasks(session, [r.id for r in found])
         for req in found:
-            if req.id in waiting:  # waiting for a system owner's upload, on purpose
-                continue
-            fail_in(session, req, "system", reason)
-            tenant = session.get_one(Tenant, req.tenant_id)
-            if tenant.agent_email:
-                body = f"Request {req.id} was {reason}.\n"
-                notify.send(
-                    session, req, tenant.agent_email, "A collection stopped", body, "stalled"
-                )
-            failed.append(req.id)
-    if failed:
-        log.warning("failed %d stalled collection(s): %s", len(failed), ", ".join(failed))
-    return failed
+            fail_in(session, req, "system", _reason(req, slug))
+        if found and tenant.agent_email:
+            notify.send(
+                session,
+                found[0],
+                tenant.agent_email,
+                f"{len(found)} collection(s) stopped for {tenant.name}",
+                _summary(found, slug),
+                "stalled",
+            )
+        ids = [r.id for r in found]
+    if ids:
+        log.warning("failed %d stalled collection(s) of %s: %s", len(ids), slug, ", ".join(ids))
+    return ids
+
+
+def _reason(req: Request, slug: str) -> str:
+    since = f"{req.lease_until:%Y-%m-%d %H:%M} UTC" if req.lease_until else "a while"
+    return (
+        f"collection stopped: the run collecting it stopped renewing its lease at {since} (its "
+        f"worker probably died); collect it again with `ferry request run {req.id}`, or "
+        f"`ferry request run --all {slug}` to resume a bulk batch where it stopped"
+    )
+
+
+def _summary(found: list[Request], slug: str) -> str:
+    listed = "\n".join(f"  {r.id}" for r in found[:_LISTED])
+    more = f"\n  and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
+    return (
+        f"These requests were collecting, but the run collecting them stopped (its worker "
+        f"probably died), so they are now failed:\n{listed}{more}\n\n"
+        f"Collect them again with `ferry request run --all {slug}` (a bulk batch resumes where "
+        "it stopped) or one by one with `ferry request run ID`.\n"
+    )

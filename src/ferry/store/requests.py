@@ -32,11 +32,17 @@ def get(
     return found
 
 
-def many(session: Session, request_ids: list[str], tenant_id: int) -> dict[str, Request]:
-    """The tenant's requests with these ids, by id, in one query (identities in one more)."""
+def many(
+    session: Session, request_ids: list[str], tenant_id: int, *, lock: bool = False
+) -> dict[str, Request]:
+    """The tenant's requests with these ids, by id, in one query (identities in one more);
+    ``lock``: the rows locked until the transaction ends, taken in id order, re-read."""
     found: dict[str, Request] = {}
-    for chunk in txn.id_chunks(request_ids):
+    for chunk in txn.id_chunks(sorted(request_ids) if lock else request_ids):
         query = select(Request).where(Request.id.in_(chunk), Request.tenant_id == tenant_id)
+        if lock:
+            query = query.order_by(Request.id).with_for_update()
+            query = query.execution_options(populate_existing=True)
         found.update((r.id, r) for r in session.scalars(query))
     return found
 

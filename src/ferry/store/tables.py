@@ -83,6 +83,9 @@ class Request(Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     failure: Mapped[str | None] = mapped_column(Text)
     formats: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # while collecting: the worker running it renews this (services.leases); past it with the
+    # request still collecting, that worker is taken for dead. None: nobody is working on it.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     identities: Mapped[list[RequestIdentity]] = relationship(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ferry.cli.main import app as cli
@@ -261,6 +262,30 @@ def test_no_guess_when_the_types_differ(tmp_path: Path) -> None:
         "types or values differ; no reference guessed"
     ) in text
     assert refs["invoices"] == [("customer_id", "customers.id")]  # BIGINT and INTEGER: alike
+
+
+def test_guesses_on_postgresql_types_and_names(pg_database: str) -> None:
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:
+        for statement in [
+            "CREATE TABLE accounts (id bigserial PRIMARY KEY, email varchar(200))",
+            "CREATE TABLE orders (id serial PRIMARY KEY, account_id integer)",
+            "CREATE TABLE sessions (id uuid PRIMARY KEY, account_id varchar(20))",
+            'CREATE TABLE "Teams" (id integer PRIMARY KEY)',
+            "CREATE TABLE teams (id integer PRIMARY KEY)",
+            "CREATE TABLE memberships (id integer PRIMARY KEY, team_id integer)",
+        ]:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    view = scan.scan_url("pg", pg_database)
+    dm = load_datamap(view.map_text)
+    refs = {n: [(r.field, r.to) for r in d.references] for n, d in dm.datasets.items()}
+    assert refs["orders"] == [("account_id", "accounts.id")]  # integer and bigserial: alike
+    assert refs["sessions"] == []  # varchar against bigint
+    assert refs["memberships"] == []  # "Teams" and teams
+    text = "\n".join(view.warnings)
+    assert "'sessions': column 'account_id' looks like a reference to accounts.id" in text
+    assert "'memberships': column 'team_id' could refer to Teams, teams" in text
 
 
 def _refs(tables: list[TableInfo]) -> tuple[dict[str, Any], str]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ferry.cli.main import app as cli
 from ferry.collect.datamap import load_datamap
 from ferry.collect.engine import Collection, Person, Source
-from ferry.collect.scan import ColumnInfo, classify, value_kind
+from ferry.collect.scan import ColumnInfo, TableInfo, classify, draft, value_kind
 from ferry.connectors.registry import open_connector
 from ferry.domain.errors import InvalidInput
 from ferry.domain.models import Identity
@@ -157,8 +159,8 @@ def _legacy(path: Path) -> str:
         CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT);
         CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, paid INTEGER);
         CREATE TABLE order_items (id INTEGER PRIMARY KEY, orderId INTEGER, sku TEXT);
-        CREATE TABLE category (id INTEGER PRIMARY KEY, label TEXT);
-        CREATE TABLE products (id INTEGER PRIMARY KEY, category_id INTEGER, parent_id INTEGER);
+        CREATE TABLE category (id INTEGER PRIMARY KEY, label TEXT, category_id INTEGER);
+        CREATE TABLE products (id INTEGER PRIMARY KEY, category_id INTEGER);
         CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT, line TEXT);
         """
     )
@@ -179,10 +181,12 @@ def test_draft_guesses_references_from_column_names_and_says_so(tmp_path: Path) 
     assert refs["orders"] == [("customer_id", "customers.id")]
     assert refs["order_items"] == [("orderId", "orders.id")]  # camel case too
     assert refs["products"] == [("category_id", "category.id")]  # singular table name
-    assert refs["customers"] == [] and refs["audit_log"] == []  # "paid", "parent_id": no guess
+    assert refs["customers"] == [] and refs["audit_log"] == []
+    assert refs["category"] == []  # its own category_id (a parent category): not guessed
     text = "\n".join(view.warnings)
     assert "column 'customer_id' taken as a reference to customers.id from its name" in text
-    assert "'paid'" not in text and "parent_id" not in text
+    assert "'paid'" not in text  # "paid" is no "pa_id"
+    assert "table 'category': column" not in text
     # reachable now: a person's orders and their items are collected, nobody else's
     engine = Collection(
         [Source("shop", dm, lambda: open_connector(url))],
@@ -195,6 +199,146 @@ def test_draft_guesses_references_from_column_names_and_says_so(tmp_path: Path) 
     # what nothing reaches is said, personal-looking or not
     assert "dataset 'audit_log': no identity or reference reaches it" in text
     assert "dataset 'products': no identity or reference reaches it" in text
+
+
+def _guessed(tmp_path: Path, schema: str) -> tuple[dict[str, list[tuple[str, str]]], str]:
+    """The references a scan of a SQLite database made from ``schema`` drafts, and its warnings."""
+    con = sqlite3.connect(tmp_path / "guess.db")
+    con.executescript(schema)
+    con.close()
+    view = scan.scan_url("s", f"sqlite:///{tmp_path / 'guess.db'}")
+    dm = load_datamap(view.map_text)
+    refs = {n: [(r.field, r.to) for r in d.references] for n, d in dm.datasets.items()}
+    return refs, "\n".join(view.warnings)
+
+
+def test_key_columns_of_link_and_one_to_one_tables_are_references_too(tmp_path: Path) -> None:
+    refs, text = _guessed(
+        tmp_path,
+        """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+        CREATE TABLE teams (id INTEGER PRIMARY KEY, label TEXT);
+        CREATE TABLE user_teams (user_id INTEGER, team_id INTEGER, PRIMARY KEY (user_id, team_id));
+        CREATE TABLE user_profiles (user_id INTEGER PRIMARY KEY, bio TEXT);
+        CREATE TABLE accounts (account_id INTEGER PRIMARY KEY, user_id INTEGER);
+        """,
+    )
+    assert refs["user_teams"] == [("user_id", "users.id"), ("team_id", "teams.id")]
+    assert refs["user_profiles"] == [("user_id", "users.id")]
+    assert refs["accounts"] == [("user_id", "users.id")]  # its own account_id: its key, no guess
+    assert "account_id" not in text
+
+
+def test_no_guess_when_two_tables_fit_the_name(tmp_path: Path) -> None:
+    refs, text = _guessed(
+        tmp_path,
+        """
+        CREATE TABLE customer (id INTEGER PRIMARY KEY, label TEXT);
+        CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);
+        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER);
+        """,
+    )
+    assert refs["orders"] == []
+    assert (
+        "table 'orders': column 'customer_id' could refer to customer, customers; "
+        "no reference guessed, map it by hand"
+    ) in text
+
+
+def test_no_guess_when_the_types_differ(tmp_path: Path) -> None:
+    refs, text = _guessed(
+        tmp_path,
+        """
+        CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);
+        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id TEXT);
+        INSERT INTO customers VALUES (1, 'a@example.com');
+        INSERT INTO orders VALUES (1, 'C-1');
+        CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id BIGINT);
+        """,
+    )
+    assert refs["orders"] == []
+    assert (
+        "table 'orders': column 'customer_id' looks like a reference to customers.id but their "
+        "types or values differ; no reference guessed"
+    ) in text
+    assert refs["invoices"] == [("customer_id", "customers.id")]  # BIGINT and INTEGER: alike
+
+
+def test_guesses_on_postgresql_types_and_names(pg_database: str) -> None:
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:
+        for statement in [
+            "CREATE TABLE accounts (id bigserial PRIMARY KEY, email varchar(200))",
+            "CREATE TABLE orders (id serial PRIMARY KEY, account_id integer)",
+            "CREATE TABLE sessions (id uuid PRIMARY KEY, account_id varchar(20))",
+            'CREATE TABLE "Teams" (id integer PRIMARY KEY)',
+            "CREATE TABLE teams (id integer PRIMARY KEY)",
+            "CREATE TABLE memberships (id integer PRIMARY KEY, team_id integer)",
+        ]:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    view = scan.scan_url("pg", pg_database)
+    dm = load_datamap(view.map_text)
+    refs = {n: [(r.field, r.to) for r in d.references] for n, d in dm.datasets.items()}
+    assert refs["orders"] == [("account_id", "accounts.id")]  # integer and bigserial: alike
+    assert refs["sessions"] == []  # varchar against bigint
+    assert refs["memberships"] == []  # "Teams" and teams
+    text = "\n".join(view.warnings)
+    assert "'sessions': column 'account_id' looks like a reference to accounts.id" in text
+    assert "'memberships': column 'team_id' could refer to Teams, teams" in text
+
+
+def _refs(tables: list[TableInfo]) -> tuple[dict[str, Any], str]:
+    got = draft("s", tables)
+    got.datamap()  # a valid map
+    refs = {n: d.get("references", []) for n, d in got.map["datasets"].items()}
+    return refs, "\n".join(got.warnings)
+
+
+def _keyed(name: str, *columns: str) -> TableInfo:
+    cols = [ColumnInfo(c, "INTEGER", [1, 2]) for c in ("id", *columns)]
+    return TableInfo(name, cols, ["id"])
+
+
+def test_no_guess_when_table_names_differ_only_in_case() -> None:
+    # PostgreSQL has "Customers" and customers side by side (SQLite cannot: built by hand)
+    refs, text = _refs([_keyed("Customers"), _keyed("customers"), _keyed("orders", "customer_id")])
+    assert refs["orders"] == []
+    assert "column 'customer_id' could refer to Customers, customers; no reference" in text
+
+
+def test_tables_in_a_schema_are_found_by_their_last_name() -> None:
+    refs, text = _refs([_keyed("sales.customers"), _keyed("sales.orders", "customer_id")])
+    assert refs["orders"] == [{"field": "customer_id", "to": "customers.id"}]
+    assert "taken as a reference to sales.customers.id from its name" in text
+    refs, text = _refs(
+        [_keyed("crm.customers"), _keyed("sales.customers"), _keyed("sales.orders", "customer_id")]
+    )
+    assert refs["orders"] == []
+    assert "could refer to crm.customers, sales.customers; no reference guessed" in text
+
+
+def test_draft_of_a_folder_of_files_guesses_references_from_values(tmp_path: Path) -> None:
+    # a CSV file has no types and no declared keys: a column "id" is taken as its key
+    (tmp_path / "customers.csv").write_text("id,email\n1,a@example.com\n2,b@example.com\n")
+    (tmp_path / "orders.csv").write_text("id,customer_id,total\n7,2,9.50\n8,1,3.00\n")
+    (tmp_path / "tickets.csv").write_text("id,customer_id\n1,C-2\n")  # another system's ids
+    view = scan.scan_url("files", str(tmp_path))
+    dm = load_datamap(view.map_text)
+    assert dm.datasets["customers"].primary_key == ["id"]
+    assert [(r.field, r.to) for r in dm.datasets["orders"].references] == [
+        ("customer_id", "customers.id")
+    ]
+    assert dm.datasets["tickets"].references == []
+    assert "'tickets': column 'customer_id' looks like a reference" in "\n".join(view.warnings)
+    engine = Collection(
+        [Source("files", dm, lambda: open_connector(str(tmp_path)))],
+        [Person("r", [Identity.parse("email", "b@example.com")])],
+        tmp_path / "w",
+    )
+    assert engine.run()["files"].status == "done"
+    got = {d.dataset: [r["id"] for r in d.rows] for d in engine.datasets(engine.people["r"])}
+    assert got["orders"] == ["7"]
 
 
 def test_system_add_warns_of_datasets_a_hand_written_map_cannot_reach(

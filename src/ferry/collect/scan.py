@@ -183,12 +183,15 @@ def draft(system: str, tables: list[TableInfo]) -> Draft:
     for table in tables:
         names[table.name] = _dataset_name(table.name, taken)
     datasets: dict[str, dict[str, Any]] = {}
-    keyed = {t.name.lower(): t for t in tables if len(t.primary_key) == 1}
+    kept = [t for t in tables if t.source or _TABLE.fullmatch(t.name)]
+    by_name: dict[str, list[TableInfo]] = {}  # "sales.Customers" under "customers"
+    for table in kept:
+        by_name.setdefault(table.name.split(".")[-1].lower(), []).append(table)
     for table in tables:
         if not table.source and not _TABLE.fullmatch(table.name):
             warnings.append(f"table {table.name!r} is not a plain name; map it by hand (left out)")
             continue
-        refs = [*table.foreign_keys, *_named_references(table, keyed, warnings)]
+        refs = [*table.foreign_keys, *_named_references(table, by_name, warnings)]
         datasets[names[table.name]] = _dataset(table, refs, names, warnings)
     _customer_ids(datasets)
     return Draft({"system": system, "datasets": datasets}, warnings)
@@ -199,32 +202,75 @@ _ID_COLUMN = re.compile(r"(?P<stem>[A-Za-z][A-Za-z0-9_]*?)(_id|_ID|_Id|(?<=[a-z0
 
 
 def _named_references(
-    table: TableInfo, keyed: dict[str, TableInfo], warnings: list[str]
+    table: TableInfo, by_name: dict[str, list[TableInfo]], warnings: list[str]
 ) -> list[tuple[str, str, str]]:
     """References no foreign key declares, guessed from the column's name: ``customer_id`` (or
-    ``customerId``) points at the one-column key of a table ``customer`` or ``customers``.
-    Legacy databases and exported files seldom declare keys; without these, a person's orders
-    would be unreachable. Each guess is a warning, for the person reviewing the draft."""
+    ``customerId``) points at the one-column key of the one table named ``customer`` or
+    ``customers`` (``boxes``, ``categories``; in any schema, in any case) if both columns hold
+    the same kind of values. Legacy databases and exported files seldom declare keys; without
+    these, a person's orders would be unreachable. A draft added without ``--map`` goes live as
+    it is, so no guess when two tables fit, nor to the column's own table
+    (``customers.customer_id``; a plain ``id`` never fits). Each guess, and each name that fit
+    but was not taken, is a warning for the person reviewing the draft."""
     declared = {col for col, _t, _c in table.foreign_keys}
     found = []
     for col in table.columns:
         match = _ID_COLUMN.fullmatch(col.name)
-        if match is None or col.name in declared or col.name in table.primary_key:
+        if match is None or col.name in declared:
             continue
         stem = match["stem"].lower().rstrip("_")
-        plural = [stem, f"{stem}s", f"{stem}es"] + (
+        forms = [stem, f"{stem}s", f"{stem}es"] + (
             [f"{stem[:-1]}ies"] if stem.endswith("y") else []
         )
-        other = next((keyed[n] for n in plural if n in keyed), None)
-        if other is None or other.name == table.name:
+        fits = [other for form in forms for other in by_name.get(form, [])]
+        if not fits or any(other is table for other in fits):
+            continue
+        where = f"table {table.name!r}: column {col.name!r}"
+        if len(fits) > 1:
+            names = ", ".join(other.name for other in fits)
+            warnings.append(f"{where} could refer to {names}; no reference guessed, map it by hand")
+            continue
+        other = fits[0]
+        if len(other.primary_key) != 1:
             continue
         key = other.primary_key[0]
+        target = next((c for c in other.columns if c.name == key), None)
+        if target is None or not _alike(col, target):
+            warnings.append(
+                f"{where} looks like a reference to {other.name}.{key} but their types or "
+                "values differ; no reference guessed, map it by hand if it is one"
+            )
+            continue
         found.append((col.name, other.name, key))
         warnings.append(
-            f"table {table.name!r}: column {col.name!r} taken as a reference to "
-            f"{other.name}.{key} from its name (no foreign key says so); check it"
+            f"{where} taken as a reference to {other.name}.{key} from its name "
+            "(no foreign key says so); check it"
         )
     return found
+
+
+_INTEGER = re.compile(r"(tiny|small|medium|big)?int(eger|\d)?\b|(small|big)?serial", re.I)
+_TEXT = re.compile(r"char|text|string|clob", re.I)
+
+
+def _alike(column: ColumnInfo, key: ColumnInfo) -> bool:
+    """Both typed integer, or both typed text; else (a file has no types) the sampled values
+    decide: all digits on both sides, or all non-digit strings on both sides."""
+    kinds = {
+        "integer" if _INTEGER.match(c.type) else "text" if _TEXT.search(c.type) else ""
+        for c in (column, key)
+    }
+    if "" not in kinds:
+        return len(kinds) == 1
+    looks = [
+        {
+            "digits" if str(v).isdigit() else "text" if isinstance(v, str) else "other"
+            for v in c.samples
+            if v not in (None, "")
+        }
+        for c in (column, key)
+    ]
+    return looks[0] == looks[1] and looks[0] in ({"digits"}, {"text"})
 
 
 def _dataset(

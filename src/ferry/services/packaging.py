@@ -29,9 +29,9 @@ from ferry.export import filters
 from ferry.export.package import (
     PackageInfo,
     PackageMeta,
+    PackagePlan,
+    build_planned,
     fsync_dir,
-    package_bytes,
-    write_package,
 )
 from ferry.export.redact import (
     RedactionReport,
@@ -121,15 +121,11 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / PACKAGE_FILE
     staged = folder / f".{PACKAGE_FILE}.partial"
-    small = package_bytes(datasets, meta, tenant_keys.signer)
-    if small is not None:
-        data, listed = small
-        encrypt_bytes(data, staged, tenant_keys.key_id, tenant_keys.key)
-        info = PackageInfo(
-            final, hashlib.sha256(data).hexdigest(), len(data), listed, tenant_keys.signer.key_id
-        )
-    else:
-        info = _build_streamed(folder, staged, datasets, meta, tenant_keys)
+    try:
+        info = _write_encrypted(folder, staged, PackagePlan.of(datasets, meta), tenant_keys)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     os.replace(staged, final)
     if report.findings or report.notes:  # something the reviewer must see (also a fallback)
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
@@ -150,19 +146,32 @@ def build(
     )
 
 
-def _build_streamed(
-    folder: Path, staged: Path, datasets: list[DatasetRows], meta: PackageMeta, tenant_keys: Keys
+def _write_encrypted(
+    folder: Path, staged: Path, plan: PackagePlan, tenant_keys: Keys
 ) -> PackageInfo:
-    """A big package: zipped into a temporary plain file (owner-only), then encrypted."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
-    os.close(fd)
-    plain = Path(tmp)
+    """Build the package once from its one plan into ``staged``, encrypted: a small one from
+    memory; a big one zipped into a temporary plain file (owner-only), then encrypted."""
+    plain: list[Path] = []
+
+    def spill() -> Path:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
+        os.close(fd)
+        plain.append(Path(tmp))
+        return plain[-1]
+
+    final, key_id, key = folder / PACKAGE_FILE, tenant_keys.key_id, tenant_keys.key
     try:
-        info = write_package(plain, datasets, meta, tenant_keys.signer)
-        encrypt_file(plain, staged, tenant_keys.key_id, tenant_keys.key)
+        done = build_planned(plan, tenant_keys.signer, spill)
+        if isinstance(done, PackageInfo):
+            encrypt_file(done.path, staged, key_id, key)
+            return PackageInfo(final, done.sha256, done.size, done.files, done.signed_by)
     finally:
-        plain.unlink(missing_ok=True)
-    return PackageInfo(folder / PACKAGE_FILE, info.sha256, info.size, info.files, info.signed_by)
+        for path in plain:
+            path.unlink(missing_ok=True)
+    data, listed = done
+    encrypt_bytes(data, staged, key_id, key)
+    digest = hashlib.sha256(data).hexdigest()
+    return PackageInfo(final, digest, len(data), listed, tenant_keys.signer.key_id)
 
 
 def chunks(session: Session, package: Package, tenant_id: int) -> Iterable[bytes]:

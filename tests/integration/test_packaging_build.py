@@ -5,6 +5,9 @@ touches the disk), a big one through a temporary plain file; both decrypt to the
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from ferry.crypto.envelope import decrypt_chunks
+from ferry.crypto.envelope import MAGIC, decrypt_chunks
 from ferry.db import unit_of_work
 from ferry.domain.models import DatasetRows
 from ferry.export import zipmem
 from ferry.export.package import PackageMeta, write_package
-from ferry.export.redact import RedactionReport
+from ferry.export.redact import Finding, RedactionReport
 from ferry.export.zipmem import TooBig
 from ferry.services import packaging, tenants
 from ferry.store import tenants as tenant_store
@@ -41,21 +44,89 @@ def _plain_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".plain.")]
 
 
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+class _Writes:
+    """Every file opened for writing under ``folder`` (by ``open``, ``Path.open``, ``os.open``,
+    ``tempfile``: all raise the ``open`` audit event), with its bytes as they were when it was
+    renamed or deleted, and at the end: what the build put on the disk, however briefly."""
+
+    active: _Writes | None = None  # audit hooks cannot be removed: only this one records
+    hooked = False
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = str(folder.resolve()) + os.sep
+        self.opened: list[str] = []
+        self.contents: dict[str, list[bytes]] = {}
+        self._busy = False
+
+    def __enter__(self) -> _Writes:
+        if not _Writes.hooked:
+            sys.addaudithook(_Writes._hook)
+            _Writes.hooked = True
+        _Writes.active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _Writes.active = None
+        for path in dict.fromkeys(self.opened):
+            self._snapshot(path)
+
+    @staticmethod
+    def _hook(event: str, args: tuple[Any, ...]) -> None:
+        self = _Writes.active
+        if self is None or self._busy:
+            return
+        if event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+            mode = args[1] if isinstance(args[1], str) else ""
+            flags = args[2] if isinstance(args[2], int) else 0
+            path = os.path.realpath(os.fsdecode(args[0]))
+            if path.startswith(self.folder) and (flags & _WRITING or set(mode) & set("wax+")):
+                self.opened.append(path)
+        elif event in ("os.rename", "os.remove") and isinstance(args[0], str | os.PathLike):
+            path = os.path.realpath(os.fsdecode(args[0]))
+            if path in self.opened:
+                self._snapshot(path)  # before it moves or goes
+
+    def _snapshot(self, path: str) -> None:
+        self._busy = True
+        try:
+            with open(path, "rb") as fh:
+                self.contents.setdefault(path, []).append(fh.read())
+        except OSError:
+            pass
+        finally:
+            self._busy = False
+
+    def names(self) -> set[str]:
+        return {os.path.basename(p) for p in self.opened}
+
+    def plain_zips(self) -> set[str]:
+        """Names of the written files that held a plain zip when looked at."""
+        return {
+            os.path.basename(path)
+            for path, seen in self.contents.items()
+            if any(b.startswith(b"PK\x03\x04") for b in seen)
+        }
+
+    def holding(self, needle: bytes) -> set[str]:
+        return {
+            os.path.basename(path)
+            for path, seen in self.contents.items()
+            if any(needle in b for b in seen)
+        }
+
+
 @pytest.mark.parametrize("rows", [3, 5_001])  # in memory, and streamed (over 5,000 rows)
 def test_stored_package_decrypts_to_what_write_package_writes(
-    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int
+    ferry_env: Path, tmp_path: Path, rows: int
 ) -> None:
     keys = _keys()
-    seen: list[list[Path]] = []
-    real = packaging.encrypt_file
-
-    def watching(src: Path, *args: Any, **kwargs: Any) -> Any:  # the streamed path only
-        seen.append(_plain_files(src.parent))
-        return real(src, *args, **kwargs)
-
-    monkeypatch.setattr(packaging, "encrypt_file", watching)
     folder = tmp_path / "pkg"
-    row = packaging.build(folder, _rows(rows), META, keys, RedactionReport(), "r1")
+    with _Writes(folder) as written:
+        row = packaging.build(folder, _rows(rows), META, keys, RedactionReport(), "r1")
 
     stored = b"".join(decrypt_chunks(Path(row.path), lambda _kid: keys.key))
     expected = tmp_path / "expected.zip"
@@ -64,12 +135,39 @@ def test_stored_package_decrypts_to_what_write_package_writes(
     assert row.sha256 == hashlib.sha256(stored).hexdigest() == info.sha256
     assert row.size == len(stored) and row.signed_by == keys.signer.key_id
     assert [f["name"] for f in row.files] == [f.name for f in info.files]
+    staged = f".{packaging.PACKAGE_FILE}.partial"
+    assert staged in written.names()  # the recorder sees the build's writes
+    assert all(seen[-1].startswith(MAGIC) for p, seen in written.contents.items() if staged in p)
     if rows <= 5_000:
-        assert seen == []  # never written in plain
-    else:
-        assert len(seen) == 1 and len(seen[0]) == 1  # a plain temporary file while zipping
+        assert written.names() == {staged}  # nothing else was written,
+        assert written.plain_zips() == set()  # and never the zip in plain
+    else:  # a plain temporary file while zipping (0600; written beside it, renamed over it)
+        plain = written.plain_zips()
+        assert plain and all(n.lstrip(".").startswith("plain.") for n in plain)
     assert _plain_files(folder) == []  # and none is left behind
     assert sorted(p.name for p in folder.iterdir()) == [packaging.PACKAGE_FILE]
+
+
+def _report() -> RedactionReport:
+    found = Finding("shop", "orders", "note", 0, "name", "Jane Roe", "call Jane Roe back", 5, 13)
+    return RedactionReport(findings=[found], notes=["names found by the deny list only"])
+
+
+def test_a_redaction_report_with_findings_is_stored_encrypted(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    keys = _keys()
+    folder = tmp_path / "pkg"
+    with _Writes(folder) as written:
+        packaging.build(folder, _rows(3), META, keys, _report(), "r1")
+
+    stored = (folder / packaging.REDACTIONS_FILE).read_bytes()
+    assert stored.startswith(MAGIC)
+    opened = b"".join(decrypt_chunks(folder / packaging.REDACTIONS_FILE, lambda _kid: keys.key))
+    assert json.loads(opened) == _report().to_dict()
+    assert written.plain_zips() == set()
+    assert written.holding(b"Jane Roe") == set()  # the report was never written in plain
+    assert any(packaging.REDACTIONS_FILE in name for name in written.names())
 
 
 class _CountedRows(list[dict[str, object]]):

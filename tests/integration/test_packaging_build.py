@@ -237,3 +237,63 @@ def test_a_small_package_too_big_for_memory_is_built_in_memory_once_then_streame
         stored == write_package(tmp_path / "p.zip", _rows(3), META, keys.signer).path.read_bytes()
     )
     assert sorted(p.name for p in (tmp_path / "pkg").iterdir()) == [packaging.PACKAGE_FILE]
+
+
+def _decrypted_report(folder: Path, keys: packaging.Keys) -> Any:
+    return json.loads(
+        b"".join(decrypt_chunks(folder / packaging.REDACTIONS_FILE, lambda _k: keys.key))
+    )
+
+
+def test_the_redaction_report_is_staged_then_renamed_into_place(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    keys = _keys()
+    folder = tmp_path / "pkg"
+    with _Writes(folder) as written:
+        packaging.build(folder, _rows(3), META, keys, _report(), "r1")
+    staged = {f".{packaging.PACKAGE_FILE}.partial", f".{packaging.REDACTIONS_FILE}.partial"}
+    assert written.names() == staged  # never written in place
+    assert _decrypted_report(folder, keys) == _report().to_dict()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [packaging.PACKAGE_FILE, packaging.REDACTIONS_FILE]
+    )
+
+
+def test_a_report_that_fails_while_written_leaves_the_earlier_one_whole(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = _keys()
+    folder = tmp_path / "pkg"
+    packaging.build(folder, _rows(3), META, keys, _report(), "r1")
+    real = packaging.encrypt_bytes
+
+    def torn(data: bytes, dst: Path, *args: Any) -> None:
+        if packaging.REDACTIONS_FILE not in dst.name:
+            return real(data, dst, *args)
+        dst.write_bytes(MAGIC + b"half a report")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(packaging, "encrypt_bytes", torn)
+    later = RedactionReport(notes=["a later build"])
+    with pytest.raises(OSError, match="disk full"):
+        packaging.build(folder, _rows(3), META, keys, later, "r1")
+    assert _decrypted_report(folder, keys) == _report().to_dict()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [packaging.PACKAGE_FILE, packaging.REDACTIONS_FILE]
+    )
+
+
+def test_a_rebuild_with_nothing_to_report_removes_the_earlier_report(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    keys = _keys()
+    folder = tmp_path / "pkg"
+    packaging.build(folder, _rows(3), META, keys, _report(), "r1")
+    assert (folder / packaging.REDACTIONS_FILE).is_file()
+    row = packaging.build(folder, _rows(3), META, keys, RedactionReport(), "r1")
+    assert sorted(p.name for p in folder.iterdir()) == [packaging.PACKAGE_FILE]
+    with unit_of_work() as session:
+        tenant_id = tenant_store.get_by_slug(session, "acme").id
+        view = packaging.redaction_report(session, row, tenant_id)
+    assert view.findings == [] and view.notes == [] and view.engine is None

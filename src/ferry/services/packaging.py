@@ -127,9 +127,7 @@ def build(
         staged.unlink(missing_ok=True)
         raise
     os.replace(staged, final)
-    if report.findings or report.notes:  # something the reviewer must see (also a fallback)
-        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
-        encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys.key_id, tenant_keys.key)
+    _write_report(folder, report, tenant_keys)
     fsync_dir(folder)  # the renames and the report survive a crash once the row is committed
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
@@ -144,6 +142,23 @@ def build(
         signed_by=info.signed_by,
         redactions=report.counts,
     )
+
+
+def _write_report(folder: Path, report: RedactionReport, tenant_keys: Keys) -> None:
+    """The redaction report, encrypted, staged and renamed into place; when there is nothing
+    to report, one left by an earlier build of this package is removed."""
+    path = folder / REDACTIONS_FILE
+    if not (report.findings or report.notes):  # nothing the reviewer must see
+        path.unlink(missing_ok=True)
+        return
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
+    staged = folder / f".{REDACTIONS_FILE}.partial"
+    try:
+        encrypt_bytes(text, staged, tenant_keys.key_id, tenant_keys.key)
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def _write_encrypted(

@@ -70,7 +70,9 @@ __all__ = [
     "PackageFile",
     "PackageInfo",
     "PackageMeta",
+    "PackagePlan",
     "VerifyReport",
+    "build_planned",
     "fsync_dir",
     "package_bytes",
     "plan_names",
@@ -388,21 +390,50 @@ def _plan(datasets: Iterable[DatasetRows], meta: PackageMeta) -> list[_Planned]:
     return [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
 
 
-def _small(
-    planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> tuple[bytes, list[PackageFile]] | None:
-    """The archive built in memory when it is small (a person's few rows), else None."""
-    if sum(len(p.data.rows) for p in planned) > _IN_MEMORY_ROWS:
-        return None
-    return _build_in_memory(planned, meta, signer)
+def _is_small(datasets: Iterable[DatasetRows]) -> bool:
+    """Whether the package is built in memory: from the row counts alone (``len`` of spooled
+    rows reads nothing), so a big package is never planned only to be given up."""
+    return sum(len(d.rows) for d in datasets) <= _IN_MEMORY_ROWS
+
+
+@dataclass(frozen=True)
+class PackagePlan:
+    """The datasets' names and schemas, computed once (one read of every row), and whether
+    the package is small enough to be built in memory. Build it with :func:`build_planned`."""
+
+    meta: PackageMeta
+    small: bool
+    planned: list[_Planned]
+
+    @classmethod
+    def of(cls, datasets: Iterable[DatasetRows], meta: PackageMeta) -> PackagePlan:
+        given = list(datasets)
+        return cls(meta, _is_small(given), _plan(given, meta))
+
+
+def build_planned(
+    plan: PackagePlan, signer: Signer | None, spill: Callable[[], Path]
+) -> tuple[bytes, list[PackageFile]] | PackageInfo:
+    """A small package's archive in memory (bytes and files); else (too many rows, or it
+    needs zip64 end records) the package streamed to the path ``spill()`` gives, described.
+    Each is built at most once from the one plan."""
+    if plan.small:
+        built = _build_in_memory(plan.planned, plan.meta, signer)
+        if built is not None:
+            return built
+    return _stream(spill(), plan.planned, plan.meta, signer)
 
 
 def package_bytes(
     datasets: Iterable[DatasetRows], meta: PackageMeta, signer: Signer | None = None
 ) -> tuple[bytes, list[PackageFile]] | None:
     """A small package's archive in memory, byte for byte what :func:`write_package` writes,
-    and its files; None when it is too big to build in memory (then use ``write_package``)."""
-    return _small(_plan(datasets, meta), meta, signer)
+    and its files; None when it is too big to build in memory (then use ``write_package``).
+    Too many rows is known from the row counts, before any row is read."""
+    given = list(datasets)
+    if not _is_small(given):
+        return None
+    return _build_in_memory(_plan(given, meta), meta, signer)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -435,19 +466,38 @@ def write_package(
     come in (datasets sharing a system and dataset name keep their given order).
     """
     path = Path(path)
-    planned = _plan(datasets, meta)
-    built: bytes | None = None
-    done = _small(planned, meta, signer)  # a person's few rows: built in memory, written once
-    if done is not None:
-        built, files = done
+    done = build_planned(PackagePlan.of(datasets, meta), signer, lambda: path)
+    if isinstance(done, PackageInfo):
+        return done
+    built, files = done  # a person's few rows: built in memory, written once
+    _atomic(path, lambda raw: raw.write(built))
+    digest, size = hashlib.sha256(built).hexdigest(), len(built)
+    signed_by = signer.key_id if signer else None
+    return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)
+
+
+def _stream(
+    path: Path, planned: list[_Planned], meta: PackageMeta, signer: Signer | None
+) -> PackageInfo:
+    """Stream the package through ``zipfile`` into ``path`` (atomically)."""
+    files: list[PackageFile] = []
+
+    def fill(raw: IO[bytes]) -> None:
+        files.extend(_write_zip(raw, planned, meta, signer))
+
+    _atomic(path, fill)
+    digest, size = _hash_file(path)
+    signed_by = signer.key_id if signer else None
+    return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)
+
+
+def _atomic(path: Path, fill: Callable[[IO[bytes]], object]) -> None:
+    """``fill`` writes into a temporary file beside ``path`` (0600), renamed into place."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as raw:
-            if built is not None:
-                raw.write(built)
-            else:
-                files = _write_zip(raw, planned, meta, signer)
+            fill(raw)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
@@ -455,9 +505,3 @@ def write_package(
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    if built is not None:
-        digest, size = hashlib.sha256(built).hexdigest(), len(built)
-    else:
-        digest, size = _hash_file(path)
-    signed_by = signer.key_id if signer else None
-    return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)

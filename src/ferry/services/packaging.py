@@ -29,9 +29,9 @@ from ferry.export import filters
 from ferry.export.package import (
     PackageInfo,
     PackageMeta,
+    PackagePlan,
+    build_planned,
     fsync_dir,
-    package_bytes,
-    write_package,
 )
 from ferry.export.redact import (
     RedactionReport,
@@ -121,19 +121,13 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / PACKAGE_FILE
     staged = folder / f".{PACKAGE_FILE}.partial"
-    small = package_bytes(datasets, meta, tenant_keys.signer)
-    if small is not None:
-        data, listed = small
-        encrypt_bytes(data, staged, tenant_keys.key_id, tenant_keys.key)
-        info = PackageInfo(
-            final, hashlib.sha256(data).hexdigest(), len(data), listed, tenant_keys.signer.key_id
-        )
-    else:
-        info = _build_streamed(folder, staged, datasets, meta, tenant_keys)
+    try:
+        info = _write_encrypted(folder, staged, PackagePlan.of(datasets, meta), tenant_keys)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     os.replace(staged, final)
-    if report.findings or report.notes:  # something the reviewer must see (also a fallback)
-        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
-        encrypt_bytes(text, folder / REDACTIONS_FILE, tenant_keys.key_id, tenant_keys.key)
+    _write_report(folder, report, tenant_keys)
     fsync_dir(folder)  # the renames and the report survive a crash once the row is committed
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
@@ -150,19 +144,49 @@ def build(
     )
 
 
-def _build_streamed(
-    folder: Path, staged: Path, datasets: list[DatasetRows], meta: PackageMeta, tenant_keys: Keys
-) -> PackageInfo:
-    """A big package: zipped into a temporary plain file (owner-only), then encrypted."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
-    os.close(fd)
-    plain = Path(tmp)
+def _write_report(folder: Path, report: RedactionReport, tenant_keys: Keys) -> None:
+    """The redaction report, encrypted, staged and renamed into place; when there is nothing
+    to report, one left by an earlier build of this package is removed."""
+    path = folder / REDACTIONS_FILE
+    if not (report.findings or report.notes):  # nothing the reviewer must see
+        path.unlink(missing_ok=True)
+        return
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8", "replace")
+    staged = folder / f".{REDACTIONS_FILE}.partial"
     try:
-        info = write_package(plain, datasets, meta, tenant_keys.signer)
-        encrypt_file(plain, staged, tenant_keys.key_id, tenant_keys.key)
+        encrypt_bytes(text, staged, tenant_keys.key_id, tenant_keys.key)
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+def _write_encrypted(
+    folder: Path, staged: Path, plan: PackagePlan, tenant_keys: Keys
+) -> PackageInfo:
+    """Build the package once from its one plan into ``staged``, encrypted: a small one from
+    memory; a big one zipped into a temporary plain file (owner-only), then encrypted."""
+    plain: list[Path] = []
+
+    def spill() -> Path:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plain.", suffix=".zip")
+        os.close(fd)
+        plain.append(Path(tmp))
+        return plain[-1]
+
+    final, key_id, key = folder / PACKAGE_FILE, tenant_keys.key_id, tenant_keys.key
+    try:
+        done = build_planned(plan, tenant_keys.signer, spill)
+        if isinstance(done, PackageInfo):
+            encrypt_file(done.path, staged, key_id, key)
+            return PackageInfo(final, done.sha256, done.size, done.files, done.signed_by)
     finally:
-        plain.unlink(missing_ok=True)
-    return PackageInfo(folder / PACKAGE_FILE, info.sha256, info.size, info.files, info.signed_by)
+        for path in plain:
+            path.unlink(missing_ok=True)
+    data, listed = done
+    encrypt_bytes(data, staged, key_id, key)
+    digest = hashlib.sha256(data).hexdigest()
+    return PackageInfo(final, digest, len(data), listed, tenant_keys.signer.key_id)
 
 
 def chunks(session: Session, package: Package, tenant_id: int) -> Iterable[bytes]:

@@ -18,7 +18,9 @@ from ferry.domain.errors import Conflict
 from ferry.domain.models import Identity
 from ferry.services import (
     bulk,
+    clock,
     collection,
+    jobs,
     leases,
     requests,
     stalled,
@@ -183,3 +185,16 @@ def test_zero_turns_leases_off_and_a_negative_length_is_refused(
         monkeypatch.setenv("FERRY_COLLECT_LEASE_S", bad)
         with pytest.raises(ValueError, match="collect_lease_s"):
             Settings()
+
+
+def test_a_request_paused_while_collecting_is_collected_again_when_resumed(
+    ferry_env: Path, tmp_path: Path
+) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")  # its run is going (or died) when the agent pauses
+    clock.pause(rid, "agent", "clarification", "which account?")
+    assert _lease(rid) is None  # nobody works on a paused request
+    clock.resume(rid, "agent")
+    jobs.shutdown()  # the collect job queued at the resume's commit, run in-process
+    assert requests.show(rid).state == "ready"
+    assert "collection.restarted" not in _actions(rid)  # resumed, not restarted by hand

@@ -5,6 +5,7 @@ alone; a request another run holds is not started twice."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from ferry.services import (
     collection,
     jobs,
     leases,
+    packages,
     requests,
     stalled,
     sweep,
@@ -29,8 +31,8 @@ from ferry.services import (
     tenants,
     verification,
 )
-from ferry.settings import Settings, reset_settings
-from ferry.store.tables import AuditEvent, Request
+from ferry.settings import Settings, get_settings, reset_settings
+from ferry.store.tables import AuditEvent, Package, Request
 from tests.conftest import Outbox
 from tests.e2e.test_manual_upload import FILES_MAP as MAP
 from tests.e2e.test_manual_upload import MANUAL_MAP
@@ -198,3 +200,40 @@ def test_a_request_paused_while_collecting_is_collected_again_when_resumed(
     jobs.shutdown()  # the collect job queued at the resume's commit, run in-process
     assert requests.show(rid).state == "ready"
     assert "collection.restarted" not in _actions(rid)  # resumed, not restarted by hand
+
+
+def _package_folder(request_id: str) -> Path:
+    return get_settings().packages_dir / "t" / request_id
+
+
+def test_a_run_whose_request_moved_on_meanwhile_leaves_no_files(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")
+    real = collection._collect_and_package
+
+    def collect_then_stall(request_id: str) -> object:  # built aside, then the sweep lands
+        done = real(request_id)
+        assert stalled.reclaim(now=utcnow() + LATER) == [rid]
+        return done
+
+    monkeypatch.setattr(collection, "_collect_and_package", collect_then_stall)
+    assert collection.execute(rid, "worker").state == "failed"
+    assert not _package_folder(rid).exists() or list(_package_folder(rid).iterdir()) == []
+
+
+def test_a_kept_package_is_moved_into_place_and_downloads(ferry_env: Path, tmp_path: Path) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")
+    with unit_of_work() as session:  # its first run died: its lease ran out
+        session.get_one(Request, rid).lease_until = utcnow() - timedelta(seconds=1)
+    view = collection.run(rid, "agent")
+    assert view.state == "ready" and view.package is not None
+    folder = _package_folder(rid)
+    assert sorted(p.name for p in folder.iterdir()) == ["package.zip.enc"]  # no build left aside
+    with unit_of_work() as session:
+        stored = session.scalars(sa.select(Package).where(Package.request_id == rid)).one()
+    assert Path(stored.path) == folder / "package.zip.enc"
+    out = packages.fetch(rid, tmp_path / "p.zip", "test")
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == stored.sha256

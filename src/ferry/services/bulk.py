@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import secrets
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -243,6 +241,8 @@ def _settle_chunk(
                 req = found[request_id]
                 if moved_on(req):  # withdrawn, or failed as stalled, while this batch ran
                     settled.failed[request_id] = req.failure or f"the request is {req.state}"
+                    if not isinstance(outcome, str):
+                        packaging.discard(outcome[0])
                     continue
                 gather.save_report(session, request_id, outcomes)
                 if isinstance(outcome, str):
@@ -348,7 +348,7 @@ def deliver_partial(
     gather.load_finished(engine)
     extra = [gather.gaps_dataset(gaps)]
     # built aside: a collection finishing meanwhile keeps its own package file
-    aside = get_settings().packages_dir / slug / request_id / f".partial-{secrets.token_hex(8)}"
+    aside = packaging.aside(get_settings().packages_dir / slug / request_id)
     try:
         package, notes = _package(
             slug, request_id, engine, person, meta, extra, cleanup=False, folder=aside
@@ -389,16 +389,8 @@ def _deliver(
         if not review and not notes["review"]:
             move(session, req, RequestState.READY, actor)
             notify.package_ready(session, req, tenant.slug, tenant.name)
-        _place(package)  # last: nothing above refused it
+        packaging.place(package)  # last: nothing above refused it
         return RequestView.of(req, tenant.slug, package)
-
-
-def _place(package: Package) -> None:
-    """Move a package built aside into its request's package folder."""
-    aside = Path(package.path).parent
-    for item in aside.iterdir():
-        os.replace(item, aside.parent / item.name)
-    package.path = str(aside.parent / Path(package.path).name)
 
 
 def _still_partial(session: Session, req: Request, state: str, waiting: bool) -> None:

@@ -161,7 +161,8 @@ def _package(
 ) -> tuple[Package, dict[str, list[str]]]:
     """Write the package from the engine's spools (filtered, redacted, signed, encrypted at
     rest), then delete the work folder. A bulk run passes the tenant's keys, read once. The
-    package goes into the request's package folder, or into ``folder`` (built aside)."""
+    package is built aside in the request's package folder (or in ``folder``): whoever records
+    it moves it into place (``packaging.place``), or discards it."""
     if tenant_keys is None:
         with unit_of_work() as session:
             tenant_keys = packaging.Keys.load(session, tenants.get_by_slug(session, slug))
@@ -174,7 +175,7 @@ def _package(
     datasets, report = packaging.prepare(
         meta.kind, person.identities, [*found, *(extra or [])], tenant_keys.known_people
     )
-    folder = folder or get_settings().packages_dir / slug / request_id
+    folder = folder or packaging.aside(get_settings().packages_dir / slug / request_id)
     package = packaging.build(folder, datasets, meta, tenant_keys, report, request_id)
     if cleanup:  # its own folder, and its rows in a bulk batch it failed in earlier
         gather.release(slug, request_id)
@@ -210,6 +211,7 @@ def _finish(
     with unit_of_work() as session:
         req, tenant = _locked(session, request_id)
         if moved_on(req):  # another run finished it first: its package stands
+            packaging.discard(package)
             return RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         if outcomes is not None:
             gather.save_report(session, request_id, outcomes)
@@ -256,6 +258,7 @@ def finish_in(
     move(session, req, target, actor)
     if target is RequestState.READY:
         notify.package_ready(session, req, tenant.slug, tenant.name)
+    packaging.place(package)  # last: nothing above refused it
 
 
 def _locked(session: Session, request_id: str) -> tuple[Request, Tenant]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -128,7 +130,8 @@ def build(
         raise
     os.replace(staged, final)
     _write_report(folder, report, tenant_keys)
-    fsync_dir(folder)  # the renames and the report survive a crash once the row is committed
+    if not folder.name.startswith(ASIDE):  # built aside: place() syncs the folder it lands in
+        fsync_dir(folder)  # the renames and the report survive a crash once the row is committed
     files = [
         {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows} for f in info.files
     ]
@@ -142,6 +145,42 @@ def build(
         signed_by=info.signed_by,
         redactions=report.counts,
     )
+
+
+ASIDE = ".partial-"
+
+
+def aside(folder: Path) -> Path:
+    """A fresh folder inside the request's package ``folder`` to build a package in: two runs
+    of one request never write over each other's files, and a run whose result is not kept
+    leaves nothing behind (:func:`discard`); the kept one is moved in by :func:`place`."""
+    return folder / f"{ASIDE}{secrets.token_hex(8)}"
+
+
+def place(package: Package) -> None:
+    """Move a package built aside into its request's folder, in the transaction that records it
+    (once the caller knows it keeps it): the package and its redaction report replace the
+    earlier ones, and an earlier report goes if this package has none. A package already in
+    place is left as it is."""
+    built = Path(package.path).parent
+    if not built.name.startswith(ASIDE):
+        return
+    folder = built.parent
+    for name in (PACKAGE_FILE, REDACTIONS_FILE):
+        if (built / name).exists():
+            os.replace(built / name, folder / name)
+        else:
+            (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(built, ignore_errors=True)
+    fsync_dir(folder)  # the renames survive a crash once the row is committed
+    package.path = str(folder / PACKAGE_FILE)
+
+
+def discard(package: Package) -> None:
+    """A package built aside that is not kept (its request moved on meanwhile): removed."""
+    built = Path(package.path).parent
+    if built.name.startswith(ASIDE):
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def _write_report(folder: Path, report: RedactionReport, tenant_keys: Keys) -> None:

@@ -8,11 +8,23 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ferry.app import create_app
+from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import Identity
-from ferry.services import audit, delivery, packages, recipients, requests, retention
+from ferry.services import (
+    audit,
+    collection,
+    delivery,
+    packages,
+    packaging,
+    recipients,
+    requests,
+    retention,
+)
+from ferry.store.tables import Package
 from tests.conftest import Outbox
 from tests.delivery.conftest import ready_request
 
@@ -145,3 +157,49 @@ def test_free_resumes_are_capped_per_link(
     for _ in range(3):
         assert client.get(path, headers={"Range": "bytes=5-"}).status_code == 206
     assert requests.show(rid).package.downloads == 2  # the third "resume" was counted
+
+
+def test_purge_removes_the_redaction_report_and_builds_left_aside(
+    client: TestClient, shop: str
+) -> None:
+    recipients.set_policy("acme", retention_days=3)
+    rid = ready_request(shop, kind="access")
+    path = Path(requests_store_path(rid))
+    folder = path.parent
+    (folder / packaging.REDACTIONS_FILE).write_bytes(b"encrypted report")  # as a build leaves it
+    (folder / f"{packaging.ASIDE}dead" / "package.zip.enc").parent.mkdir()
+    (folder / f"{packaging.ASIDE}dead" / "package.zip.enc").write_bytes(b"a crashed build")
+    purged = retention.purge_expired(now=utcnow() + timedelta(days=4))
+    assert [p.request_id for p in purged] == [rid] and purged[0].file_existed
+    assert list(folder.iterdir()) == []
+
+
+def test_purging_an_older_package_keeps_the_newer_one_it_shares_a_path_with(
+    client: TestClient, shop: str
+) -> None:
+    recipients.set_policy("acme", retention_days=3)
+    rid = ready_request(shop, kind="access")
+    assert collection.run(rid, "agent").state == "ready"  # rebuilt: a second package, same path
+    with unit_of_work() as session:
+        old, new = session.scalars(
+            select(Package).where(Package.request_id == rid).order_by(Package.id)
+        ).all()
+        old.created_at = utcnow() - timedelta(days=10)
+        new_sha = new.sha256
+    purged = retention.purge_expired(now=utcnow() + timedelta(days=1))
+    assert [p.request_id for p in purged] == [rid] and not purged[0].file_existed
+    shown = requests.show(rid)
+    assert shown.package is not None and shown.package.sha256 == new_sha
+    link = packages.download_link(rid, "agent")
+    whole = client.get(f"/api/v1/downloads/{link.token}")
+    assert whole.status_code == 200
+    assert hashlib.sha256(whole.content).hexdigest() == shown.package.sha256
+
+
+def requests_store_path(request_id: str) -> str:
+    with unit_of_work() as session:
+        return str(
+            session.scalars(
+                select(Package.path).where(Package.request_id == request_id).order_by(Package.id)
+            ).first()
+        )

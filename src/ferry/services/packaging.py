@@ -183,6 +183,20 @@ def discard(package: Package) -> None:
         shutil.rmtree(built, ignore_errors=True)
 
 
+def remove_files(package: Package) -> bool:
+    """Delete a package's files for good (retention): the package, its redaction report, and
+    any build a crashed run left aside in its folder. Answers whether the package file was
+    there. Call it for a request's newest package only: an older one (rebuilt since) shares
+    its path, so its file is the newer package's."""
+    path = Path(package.path)
+    existed = path.is_file()
+    path.unlink(missing_ok=True)
+    (path.parent / REDACTIONS_FILE).unlink(missing_ok=True)
+    for left in path.parent.glob(f"{ASIDE}*"):
+        shutil.rmtree(left, ignore_errors=True)
+    return existed
+
+
 def _write_report(folder: Path, report: RedactionReport, tenant_keys: Keys) -> None:
     """The redaction report, encrypted, staged and renamed into place; when there is nothing
     to report, one left by an earlier build of this package is removed."""

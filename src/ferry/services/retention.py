@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
-from ferry.services import recipients, uploads
+from ferry.services import packaging, recipients, uploads
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import tenants
@@ -61,9 +60,11 @@ def _purge_tenant(tenant_id: int, slug: str, cutoff: datetime, days: int) -> lis
             )
         )
         for package, req in session.execute(query).all():
-            path = Path(package.path)
-            existed = path.is_file()
-            path.unlink(missing_ok=True)
+            newest = session.scalar(
+                select(func.max(Package.id)).where(Package.request_id == package.request_id)
+            )
+            # an older package (rebuilt since) shares its path: the file is the newer one's
+            existed = packaging.remove_files(package) if newest == package.id else False
             reason = f"retention of {days} days is over"
             session.add(PackagePurge(package_id=package.id, reason=reason))
             record(

@@ -26,8 +26,8 @@ from ferry.export.writers import xmlw as xmlw_module
 from ferry.export.writers.contentline import escape, line_text, unescape, unfold
 from ferry.export.writers.csvw import cell_text, neutralise
 from ferry.export.writers.ical import IcalWriter
-from ferry.export.writers.vcard import write_rows
 from ferry.export.writers.xmlw import XmlWriter
+from tests.unit.reference_writers import ical_rows, vcard_rows, xml_rows
 
 HOSTILE = [
     "",
@@ -89,8 +89,9 @@ def vcard(data: DatasetRows) -> bytes:
 
 def ical(data: DatasetRows, *, rows: bool = False) -> bytes:
     writer = IcalWriter(WriterOptions(stamp=STAMP))
-    write = writer.write_rows if rows else writer.write
-    return _bytes(lambda out, d: write(out, d, infer_schema(d)), data)
+    if rows:
+        return _bytes(lambda out, d: ical_rows(writer, out, d, infer_schema(d)), data)
+    return _bytes(lambda out, d: writer.write(out, d, infer_schema(d)), data)
 
 
 def assert_folded(raw: bytes) -> None:
@@ -121,7 +122,7 @@ def test_vcard_chunks_give_the_row_by_row_bytes(rows: list[dict[str, object]], s
         raw = vcard(data)
     finally:
         vcard_module.CHUNK = before
-    assert raw == _bytes(write_rows, data)
+    assert raw == _bytes(vcard_rows, data)
     if rows:
         assert_folded(raw)
         assert raw.count(b"BEGIN:VCARD\r\n") == len(rows)
@@ -258,7 +259,7 @@ def test_typed_values_in_a_card_and_an_event() -> None:
     }
     data = DatasetRows("s", "d", dict(CONTACT_CATS), [row] * 3)
     raw = vcard(data)
-    assert raw == _bytes(write_rows, data)
+    assert raw == _bytes(vcard_rows, data)
     assert b"FN:100\r\n" in raw and b"EMAIL:42\r\n" in raw and b"BDAY:19900517\r\n" in raw
 
 
@@ -317,5 +318,5 @@ def test_xml_batches_give_the_row_by_row_bytes(rows: list[dict[str, object]], si
         raw = _bytes(lambda out, d: writer.write(out, d, schema), data)
     finally:
         xmlw_module._BATCH = before
-    assert raw == _bytes(lambda out, d: writer.write_rows(out, d, schema), data)
+    assert raw == _bytes(lambda out, d: xml_rows(out, d, schema), data)
     assert len(etree.fromstring(raw).findall("row")) == len(rows)

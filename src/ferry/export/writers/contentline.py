@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 
-from ferry.export.jsonenc import BytesSink
 from ferry.export.writers.columns import Columns, Piece
 
 _LIMIT = 75  # octets per line, not counting CRLF
@@ -159,18 +158,3 @@ class Chunk(Columns):
 
 def encode(text: str) -> bytes:
     return text.encode("utf-8", "replace")
-
-
-def write_blocks(sink: BytesSink, blocks: Iterable[bytes], size: int = 1 << 16) -> int:
-    """Write blocks (cards, events) about ``size`` bytes at a time; returns how many."""
-    out = bytearray()
-    count = 0
-    for item in blocks:
-        out += item
-        count += 1
-        if len(out) >= size:
-            sink.write(bytes(out))
-            out.clear()
-    if out:
-        sink.write(bytes(out))
-    return count

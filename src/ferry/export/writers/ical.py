@@ -9,7 +9,7 @@ field; UID is stable (the same row gives the same UID in every package).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from ferry.domain.models import DatasetRows
@@ -26,7 +26,6 @@ from ferry.export.writers.contentline import (
     escape_column,
     line_text,
     plain,
-    write_blocks,
 )
 from ferry.export.writers.vcard import is_contact
 
@@ -95,24 +94,9 @@ class IcalWriter:
         sink.write(block(["END:VCALENDAR"]))
         return count
 
-    def write_rows(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
-        """The events one row at a time: the reference the chunked ``write`` is tested against."""
-        sink.write(block(_HEAD))
-        count = write_blocks(sink, self._events(data, schema, self._stamp()))
-        sink.write(block(["END:VCALENDAR"]))
-        return count
-
     def _stamp(self) -> str:
         made = self.options.stamp
         return ical_time(made if made.tzinfo else made.replace(tzinfo=UTC))[1]
-
-    def _events(self, data: DatasetRows, schema: DatasetSchema, stamp: str) -> Iterator[bytes]:
-        plan = _EventPlan(data, schema, stamp)
-        for index, row in enumerate(data.rows):
-            when = _when(row.get(data.timestamp or ""))
-            if when is None:
-                continue  # an event without a date cannot go on a calendar; JSON/CSV keep it
-            yield block(plan.lines(row, index, when))
 
 
 def _text(value: object) -> str:
@@ -236,15 +220,3 @@ def _starts(whens: list[datetime | date]) -> list[Piece]:
         params, value = ical_time(when)
         lines.append(f"DTSTART{params}:{value}")
     return [lines]
-
-
-def event_lines(
-    data: DatasetRows,
-    schema: DatasetSchema,
-    row: dict[str, object],
-    index: int,
-    when: datetime | date,
-    stamp: str,
-) -> list[str]:
-    """The content lines of one event (see the module docstring)."""
-    return _EventPlan(data, schema, stamp).lines(row, index, when)

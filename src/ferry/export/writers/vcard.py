@@ -19,11 +19,9 @@ from ferry.export.writers.base import WriterOptions, batches
 from ferry.export.writers.columns import text_column
 from ferry.export.writers.contentline import (
     Chunk,
-    block,
     encode,
     escape,
     escape_column,
-    write_blocks,
 )
 
 _ADR = ("street", "city", "state", "postal_code", "country")
@@ -66,12 +64,6 @@ class VcardWriter:
             count += len(rows)
             sink.write(encode(plan.cards(rows)))
         return count
-
-
-def write_rows(sink: BytesSink, data: DatasetRows) -> int:
-    """The cards one row at a time: the reference the chunked writer is tested against."""
-    plan = _Plan(_by_category(data))
-    return write_blocks(sink, (block(plan.lines(row)) for row in data.rows))
 
 
 def _column(rows: list[dict[str, object]], fields: tuple[str, ...]) -> list[str]:
@@ -186,8 +178,3 @@ def _bday(born: object) -> str:
         day = born.date() if isinstance(born, datetime) else born
         return f"BDAY:{day.strftime('%Y%m%d')}\r\n"
     return ""
-
-
-def card_lines(row: dict[str, object], cats: dict[str, list[str]]) -> list[str]:
-    """The content lines of one card (see the module docstring for the mapping)."""
-    return _Plan(cats).lines(row)

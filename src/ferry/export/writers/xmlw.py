@@ -93,18 +93,6 @@ class XmlWriter:
         sink.write(b"\n</dataset>\n")
         return count
 
-    def write_rows(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
-        """The rows one at a time: the reference the batched ``write`` is tested against."""
-        tags = [(f.name, f.xml_name, f"<{f.xml_name}>", f"</{f.xml_name}>") for f in schema.fields]
-        system, name = _attr(data.system), _attr(data.dataset)
-        parts = [f"<?xml version='1.0' encoding='UTF-8'?>\n<dataset system={system} name={name}>"]
-        count = 0
-        for row in data.rows:
-            _row(parts, row, tags)
-            count += 1
-        sink.write(("".join(parts) + "\n</dataset>\n").encode("utf-8"))
-        return count
-
     def companion(self, data: DatasetRows, schema: DatasetSchema) -> tuple[str, bytes]:
         return "xsd", xsd_document(data, schema)
 
@@ -153,25 +141,6 @@ def _element(value: object, tag: str, opening: str, closing: str) -> str:
         return opening + value + closing
     text, encoded = _escaped(value)
     return f'<{tag} encoding="base64">{text}</{tag}>' if encoded else opening + text + closing
-
-
-def _row(parts: list[str], row: dict[str, object], tags: list[tuple[str, str, str, str]]) -> None:
-    """Append one ``<row>`` element's text to ``parts``."""
-    parts.append("\n<row>")
-    get = row.get
-    for name, tag, opening, closing in tags:
-        value = get(name)
-        if value is None:
-            continue
-        if type(value) is str and not _NEEDS_WORK.search(value):
-            text = value  # plain text: nothing to escape (checked in C)
-        else:
-            text, encoded = _escaped(value)
-            if encoded:
-                parts.append(f'<{tag} encoding="base64">{text}</{tag}>')
-                continue
-        parts.append(opening + text + closing)
-    parts.append("</row>")
 
 
 def xsd_document(data: DatasetRows, schema: DatasetSchema) -> bytes:

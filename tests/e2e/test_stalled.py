@@ -237,3 +237,17 @@ def test_a_kept_package_is_moved_into_place_and_downloads(ferry_env: Path, tmp_p
     assert Path(stored.path) == folder / "package.zip.enc"
     out = packages.fetch(rid, tmp_path / "p.zip", "test")
     assert hashlib.sha256(out.read_bytes()).hexdigest() == stored.sha256
+
+
+def test_a_sweep_with_nothing_stalled_locks_no_tenant(
+    ferry_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tenant(tmp_path / "legacy")
+    rid = _collecting("ann@example.com")  # its lease still runs
+
+    def refuse(*_a: object) -> None:
+        raise AssertionError("a tenant's chain was locked with nothing to reclaim")
+
+    monkeypatch.setattr(stalled, "lock_chain", refuse)
+    assert stalled.reclaim() == []
+    assert requests.show(rid).state == "collecting"

@@ -25,9 +25,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
 from ferry.services import notify
 from ferry.services.collection import fail_in
-from ferry.services.tenants import list_tenants
 from ferry.settings import get_settings
-from ferry.store import tenants
 from ferry.store.audit import lock_chain
 from ferry.store.tables import Request
 
@@ -41,15 +39,26 @@ def reclaim(now: datetime | None = None) -> list[str]:
         return []
     moment = now or utcnow()
     failed: list[str] = []
-    for tenant in list_tenants():
-        failed += _reclaim(tenant.slug, moment)
+    for tenant_id in _tenants_with_stale(moment):  # most sweeps: none, and no lock is taken
+        failed += _reclaim(tenant_id, moment)
     return failed
 
 
-def _reclaim(slug: str, moment: datetime) -> list[str]:
+def _tenants_with_stale(moment: datetime) -> list[int]:
+    """Tenants with a request still collecting past its lease (a plain read, nothing locked)."""
     with unit_of_work() as session:
-        tenant_id = tenants.get_by_slug(session, slug).id
+        query = (
+            select(Request.tenant_id)
+            .where(Request.state == RequestState.COLLECTING.value, Request.lease_until < moment)
+            .distinct()
+        )
+        return sorted(session.scalars(query))
+
+
+def _reclaim(tenant_id: int, moment: datetime) -> list[str]:
+    with unit_of_work() as session:
         tenant = lock_chain(session, tenant_id)
+        slug = tenant.slug
         query = (
             select(Request)
             .where(

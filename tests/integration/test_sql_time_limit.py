@@ -17,7 +17,6 @@ from ferry.collect.engine import Collection, Person, Source
 from ferry.connectors.registry import open_connector
 from ferry.connectors.sql import SqlConnector, dispose_shared, shared_engine
 from ferry.domain.models import Identity, IdentityType
-from tests.integration.test_sql_collect import PG_URL, _missing
 
 ALICE = Identity(IdentityType.EMAIL, "alice@example.com")
 
@@ -81,19 +80,8 @@ def test_a_fast_system_is_not_marked_as_timed_out(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def slow_pg() -> Iterator[str]:
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as err:
-        admin.dispose()
-        _missing(f"PostgreSQL unreachable at {PG_URL} ({type(err.orig).__name__})")
-    name = f"ferry_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(PG_URL).set(database=name)
-    db = sa.create_engine(url)
+def slow_pg(pg_database: str) -> Iterator[str]:
+    db = sa.create_engine(pg_database)
     with db.begin() as conn:
         conn.execute(
             sa.text(
@@ -105,12 +93,9 @@ def slow_pg() -> Iterator[str]:
         conn.execute(sa.text("INSERT INTO quick VALUES (1, 'alice@example.com')"))
     db.dispose()
     try:
-        yield url.render_as_string(hide_password=False)
+        yield pg_database
     finally:
-        dispose_shared()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        dispose_shared()  # the connector's pooled connections, before the database is dropped
 
 
 @pytest.mark.postgres

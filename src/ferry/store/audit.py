@@ -106,13 +106,8 @@ def lock_chain(session: Session, tenant_id: int) -> Tenant:
 
 def lock_chain_by_slug(session: Session, slug: str) -> Tenant:
     """As :func:`lock_chain`, finding the tenant by its slug (one ``SELECT … FOR UPDATE``)."""
-    tenant = tenants.lock_by_slug(session, slug)
-    held = txn.memo(session)  # after the first statement: the transaction has begun
-    key = ("audit.locked", tenant.id)
-    found: Tenant | None = held.get(key)
-    if found is not None and found in session:
-        return found  # locked before in this transaction; the row in hand is the head
-    held[key] = tenant
+    tenant = tenants.get_by_slug(session, slug, lock=True)
+    txn.memo(session)[("audit.locked", tenant.id)] = tenant  # after it: the transaction is open
     return tenant
 
 

@@ -10,9 +10,11 @@ from ferry.store.tables import Tenant
 
 
 def get_by_slug(session: Session, slug: str, *, lock: bool = False) -> Tenant:
+    """The tenant; ``lock``: its row locked for the transaction and re-read (a copy already in
+    the session may be stale)."""
     query = select(Tenant).where(Tenant.slug == slug)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     tenant = session.scalars(query).one_or_none()
     if tenant is None:
         raise NotFound(
@@ -29,17 +31,6 @@ def lock(session: Session, tenant_id: int) -> Tenant:
     """Lock the tenant row and re-read it: a copy already in the session may be stale."""
     query = select(Tenant).where(Tenant.id == tenant_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one()
-
-
-def lock_by_slug(session: Session, slug: str) -> Tenant:
-    """As :func:`lock`, by slug: ``NotFound`` when there is no such tenant."""
-    query = select(Tenant).where(Tenant.slug == slug).with_for_update()
-    tenant = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
-    if tenant is None:
-        raise NotFound(
-            f"no tenant {slug!r}; list tenants with `ferry tenant list`", code="tenant_not_found"
-        )
-    return tenant
 
 
 def list_all(session: Session) -> list[Tenant]:

@@ -39,13 +39,12 @@ from ferry.services.collection import (
     _meta,
     _package,
     begin_in,
-    fail_in,
     finish_in,
     moved_on,
     review_reason,
     run,
 )
-from ferry.services.lifecycle import lock, move
+from ferry.services.lifecycle import fail_in, lock, move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings

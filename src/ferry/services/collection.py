@@ -17,7 +17,7 @@ from ferry.domain.models import DatasetRows, Identity, RequestState, Scope
 from ferry.export.package import PackageMeta
 from ferry.services import gather, leases, manual, notify, packaging, uploads
 from ferry.services.audit import record
-from ferry.services.lifecycle import lock, move
+from ferry.services.lifecycle import fail_in, lock, move
 from ferry.services.requests import load
 from ferry.services.views import RequestView
 from ferry.settings import get_settings
@@ -305,12 +305,6 @@ def _wait(request_id: str, actor: str, message: str) -> RequestView:
         )
         view = RequestView.of(req, tenant.slug, requests.latest_package(session, req.id))
         return replace(view, waiting_for=waiting)
-
-
-def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:
-    """Move the request to failed with the reason, in the caller's transaction."""
-    req.failure = reason[:2000]
-    move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})
 
 
 def begin_in(session: Session, req: Request, tenant: Tenant, actor: str) -> None:

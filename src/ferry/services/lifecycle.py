@@ -73,3 +73,9 @@ def _collect_after_commit(session: Session, request_id: str) -> None:
     event.listen(
         session, "after_commit", lambda _s: jobs.enqueue("collect", request_id, "resume"), once=True
     )
+
+
+def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:
+    """Move the request to failed with the reason, in the caller's transaction."""
+    req.failure = reason[:2000]
+    move(session, req, RequestState.FAILED, actor, {"reason": reason[:500]})

@@ -39,7 +39,7 @@ from ferry.domain.errors import FerryError, InvalidInput, NotFound
 from ferry.domain.models import RequestState
 from ferry.services import notify
 from ferry.services.audit import record
-from ferry.services.lifecycle import lock, move
+from ferry.services.lifecycle import fail_in, lock
 from ferry.services.requests import load
 from ferry.services.uploads import OPEN
 from ferry.settings import get_settings
@@ -181,16 +181,22 @@ def _issue(
 def mark_waiting(session: Session, request_id: str, waiting: list[str]) -> None:
     """Show the systems waited for as ``waiting`` in the request's gap report."""
     for system in waiting:
-        row = session.scalar(
-            select(CollectionSystem).where(
-                CollectionSystem.request_id == request_id, CollectionSystem.system == system
-            )
-        )
-        if row is None:
-            row = CollectionSystem(request_id=request_id, system=system, attempts=0, rows=0)
-            session.add(row)
+        row = _system_row(session, request_id, system)
         row.status, row.warnings = "waiting", []
         row.error = "waiting for the system owner's upload (`ferry request tasks ID`)"
+
+
+def _system_row(session: Session, request_id: str, system: str) -> CollectionSystem:
+    """The request's gap-report row for ``system`` (made if it has none yet)."""
+    row = session.scalar(
+        select(CollectionSystem).where(
+            CollectionSystem.request_id == request_id, CollectionSystem.system == system
+        )
+    )
+    if row is None:
+        row = CollectionSystem(request_id=request_id, system=system, attempts=0, rows=0)
+        session.add(row)
+    return row
 
 
 def _task(session: Session, token: str) -> ManualTask:
@@ -496,19 +502,11 @@ def _overdue_gap(session: Session, req: Request, task: ManualTask) -> None:
     problem = (
         f"the owner ({task.owner or 'no owner set'}) did not upload by {task.due_date.isoformat()}"
     )
-    row = session.scalar(
-        select(CollectionSystem).where(
-            CollectionSystem.request_id == req.id, CollectionSystem.system == task.system
-        )
-    )
-    if row is None:
-        row = CollectionSystem(request_id=req.id, system=task.system, attempts=0, rows=0)
-        session.add(row)
+    row = _system_row(session, req.id, task.system)
     row.status, row.error, row.warnings = "failed", problem, []
     reason = (
         f"collection is incomplete; manual system {task.system!r}: {problem}. Send a new link "
         "with `ferry request run ID`, or deliver what was found with "
         "`ferry request deliver-partial ID --reason ...`"
     )
-    req.failure = reason
-    move(session, req, RequestState.FAILED, "system", {"reason": reason[:500]})
+    fail_in(session, req, "system", reason)

@@ -24,7 +24,7 @@ from ferry.db import unit_of_work
 from ferry.domain.clock import utcnow
 from ferry.domain.models import RequestState
 from ferry.services import notify
-from ferry.services.collection import fail_in
+from ferry.services.lifecycle import fail_in
 from ferry.settings import get_settings
 from ferry.store.audit import lock_chain
 from ferry.store.tables import Request

@@ -74,7 +74,6 @@ __all__ = [
     "VerifyReport",
     "build_planned",
     "fsync_dir",
-    "package_bytes",
     "plan_names",
     "safe_name",
     "unsafe_reason",
@@ -422,18 +421,6 @@ def build_planned(
         if built is not None:
             return built
     return _stream(spill(), plan.planned, plan.meta, signer)
-
-
-def package_bytes(
-    datasets: Iterable[DatasetRows], meta: PackageMeta, signer: Signer | None = None
-) -> tuple[bytes, list[PackageFile]] | None:
-    """A small package's archive in memory, byte for byte what :func:`write_package` writes,
-    and its files; None when it is too big to build in memory (then use ``write_package``).
-    Too many rows is known from the row counts, before any row is read."""
-    given = list(datasets)
-    if not _is_small(given):
-        return None
-    return _build_in_memory(_plan(given, meta), meta, signer)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:

@@ -63,3 +63,33 @@ def test_release_many_reads_each_batch_once(
     assert json.loads((one / "batch.json").read_text()) == {"requests": [C]}
     assert _spools(one) == {C} and not two.exists() and not three.exists()
     assert not gather.work_folder("t", A).exists() and not gather.work_folder("t", D).exists()
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        '{"requests": ["' + A,  # torn
+        '{"requests": "abc"}',  # a string is not a list of ids
+        '{"requests": [1, 2]}',
+        '{"ids": []}',
+        "[]",
+        "\x00\xff",
+    ],
+)
+def test_a_damaged_manifest_is_left_alone_and_logged(
+    ferry_env: Path, manifest: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = _batch(ferry_env, "bulk-good", [A, B])
+    bad = _batch(ferry_env, "bulk-bad", [C])
+    (bad / "batch.json").write_text(manifest, encoding="utf-8", errors="surrogateescape")
+    assert gather.batches("t") == [(good, [A, B])]
+    assert "bulk-bad/batch.json is unreadable" in caplog.text
+    gather.release_many("t", [C])
+    assert _spools(bad) == {C}  # not guessed at: its rows stay for a person to look at
+
+
+def test_the_manifest_is_written_whole(ferry_env: Path) -> None:
+    folder = _batch(ferry_env, "bulk-x", [A])
+    gather.write_batch(folder, [A, B])
+    assert json.loads((folder / "batch.json").read_text()) == {"requests": [A, B]}
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no stage left

@@ -7,6 +7,8 @@ crash or a failed system resumes where it stopped) and are deleted once its pack
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from ferry.domain.models import DatasetRows
 from ferry.settings import get_settings
 from ferry.store import systems
 from ferry.store.tables import CollectionSystem
+
+log = logging.getLogger("ferry.gather")
 
 
 class GapError(FerryError):
@@ -186,22 +190,38 @@ _MANIFEST = "batch.json"
 
 
 def write_batch(folder: Path, request_ids: list[str]) -> None:
+    """Write the batch's manifest whole or not at all (staged, then renamed): a crash never
+    leaves one half written, which would hide the batch's rows from resuming and releasing."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (folder / _MANIFEST).write_text(json.dumps({"requests": request_ids}), encoding="utf-8")
+    staged = folder / f".{_MANIFEST}.partial"
+    staged.write_text(json.dumps({"requests": request_ids}), encoding="utf-8")
+    os.replace(staged, folder / _MANIFEST)
 
 
 def batches(tenant_slug: str) -> list[tuple[Path, list[str]]]:
-    """The tenant's bulk folders still on disk (a failed batch) with their requests."""
+    """The tenant's bulk folders still on disk (a failed batch) with their requests. A manifest
+    that is not a list of request ids (edited by hand, damaged) is logged and left alone: its
+    folder needs a person, not a guess."""
     found = []
     for manifest in sorted(
         (get_settings().var_dir / "work" / tenant_slug).glob(f"bulk-*/{_MANIFEST}")
     ):
-        try:
-            ids = json.loads(manifest.read_text(encoding="utf-8"))["requests"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # torn by a crash before the batch started: nothing to resume
-        found.append((manifest.parent, [str(i) for i in ids]))
+        ids = _manifest_ids(manifest)
+        if ids is None:
+            log.error("bulk batch manifest %s is unreadable; the batch is left as it is", manifest)
+            continue
+        found.append((manifest.parent, ids))
     return found
+
+
+def _manifest_ids(manifest: Path) -> list[str] | None:
+    try:
+        ids = json.loads(manifest.read_text(encoding="utf-8"))["requests"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return None
+    return ids
 
 
 def folder_for(tenant_slug: str, request_id: str) -> Path:

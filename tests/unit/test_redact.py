@@ -99,3 +99,28 @@ def test_subject_names_come_from_the_subjects_own_records() -> None:
     assert redactor.redact_text("Tom Baker here; Sarah Connor helped.") == (
         "Tom Baker here; [redacted: name] helped."
     )
+
+
+class _CountedRows(list[dict[str, object]]):
+    """Rows that count how often they are read (spooled rows stream from disk each time)."""
+
+    reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        type(self).reads += 1
+        return super().__iter__()
+
+
+def test_a_dataset_is_read_once_and_findings_keep_their_row_across_batches() -> None:
+    rows = _CountedRows(
+        {"id": i, "body": "Thanks Sarah Connor!" if i in (3, 1500) else "all fine here"}
+        for i in range(2001)  # more than one batch of the name finder
+    )
+    _CountedRows.reads = 0
+    data = DatasetRows("desk", "tickets", {"id": "user.unique_id", "body": "user.content"}, rows)
+    redactor = Redactor(SUBJECT, AGENTS, names="known")
+    out = redactor.redact(data)
+    assert _CountedRows.reads == 1
+    assert [r["body"] for r in out.rows if r["id"] in (3, 1500)] == ["Thanks [redacted: name]!"] * 2
+    assert [f.row for f in redactor.report.findings] == [3, 1500]
+    assert len(out.rows) == 2001 and out.rows[0] is rows[0]  # untouched rows are not copied

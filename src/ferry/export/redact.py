@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from ferry.domain.models import DatasetRows
@@ -258,16 +259,14 @@ class Redactor:
         fields = free_text_fields(data)
         if not fields:
             return data
-        self._prefetch(
-            [
-                value
-                for row in data.rows
-                for name in fields
-                if isinstance(value := row.get(name), str) and len(value) >= 6
-            ]
-        )
+        rows: list[dict[str, object]] = []
+        given = iter(data.rows)  # read once (spooled rows stream from disk), a batch at a time
         try:
-            rows = [self._row(data, index, row, fields) for index, row in enumerate(data.rows)]
+            while chunk := list(islice(given, _BATCH)):
+                self._prefetch([v for row in chunk for v in _texts(row, fields)])
+                start = len(rows)
+                rows += [self._row(data, start + i, row, fields) for i, row in enumerate(chunk)]
+                self._cache.clear()  # what the helper said about this batch's texts only
         finally:
             self._cache.clear()
         return DatasetRows(
@@ -292,10 +291,7 @@ class Redactor:
         self, data: DatasetRows, index: int, row: dict[str, object], fields: list[str]
     ) -> dict[str, object]:
         changed: dict[str, object] | None = None
-        for name in fields:
-            value = row.get(name)
-            if not isinstance(value, str) or len(value) < 6:
-                continue
+        for name, value in _named_texts(row, fields):
             text = self.redact_text(value, (data.system, data.dataset, name, index))
             if text != value:
                 changed = changed if changed is not None else dict(row)
@@ -464,3 +460,18 @@ def subject_names(datasets: Iterable[DatasetRows]) -> set[str]:
                 if isinstance(value, str) and value.strip():
                     found.add(value.strip())
     return found
+
+
+_SHORTEST = 6  # shorter free text names nobody worth redacting
+
+
+def _named_texts(row: dict[str, object], fields: list[str]) -> Iterator[tuple[str, str]]:
+    """The free-text fields of ``row`` worth looking at, with their names."""
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, str) and len(value) >= _SHORTEST:
+            yield name, value
+
+
+def _texts(row: dict[str, object], fields: list[str]) -> Iterator[str]:
+    return (value for _name, value in _named_texts(row, fields))

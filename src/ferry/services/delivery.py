@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
@@ -323,11 +323,7 @@ def list_for(request_id: str, tenant_id: int | None = None) -> list[DeliveryView
 
 def schedule_after_commit(session: Session, request_id: str) -> None:
     """Once this transaction commits, send the package in the background (job queue)."""
-
-    def start(_session: Session) -> None:
-        jobs.enqueue("deliver", request_id)
-
-    event.listen(session, "after_commit", start, once=True)
+    txn.after_commit(session, lambda: jobs.enqueue("deliver", request_id))
 
 
 def deliver_quietly(request_id: str) -> DeliveryView | None:

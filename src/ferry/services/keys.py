@@ -15,7 +15,6 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ferry.crypto import httpsig
@@ -26,7 +25,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import FerryError
 from ferry.services.audit import record
 from ferry.settings import get_settings
-from ferry.store import keys, tenants
+from ferry.store import keys, tenants, txn
 from ferry.store.tables import Tenant, TenantKey
 
 SIGNING = "signing"
@@ -107,7 +106,7 @@ def _legacy_http_key(session: Session, tenant: Tenant) -> Signer | None:
         {"purpose": HTTP, "key_id": signer.key_id, "from": "var/keys (plain file, removed)"},
     )
     # the file goes only once the key is stored: a rolled-back transaction must not lose it
-    event.listen(session, "after_commit", lambda _s: path.unlink(missing_ok=True), once=True)
+    txn.after_commit(session, lambda: path.unlink(missing_ok=True))
     return signer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ferry.domain.clock import utcnow
@@ -13,6 +13,7 @@ from ferry.domain.lifecycle import check_transition, is_hold
 from ferry.domain.models import RequestState
 from ferry.services import jobs, leases, pauses, state_events
 from ferry.services.audit import record
+from ferry.store import txn
 from ferry.store.audit import lock_chain
 from ferry.store.tables import Request
 
@@ -51,8 +52,10 @@ def move(
         pauses.end(session, req, utcnow())  # the clock restarts however the pause ends
     if target is RequestState.COLLECTING:
         leases.take(req)  # the run moving it there works on it (see services.leases)
-        if is_hold(current):  # back from a pause: a run it had was left, so start one
-            _collect_after_commit(session, req.id)
+        if is_hold(current):
+            # back from a pause: a run it had was left, so start one once this commits
+            rid = req.id
+            txn.after_commit(session, lambda: jobs.enqueue("collect", rid, "resume"))
     elif current is RequestState.COLLECTING:
         leases.drop(req)
     req.state = target.value
@@ -65,14 +68,6 @@ def move(
         {"from": current.value, **(data or {})},
     )
     state_events.changed(session, req, current, target, data or {})
-
-
-def _collect_after_commit(session: Session, request_id: str) -> None:
-    """Queue the ``collect`` job once this transaction has committed (a run that was going
-    when the request was paused ended leaving it as it was: see ``collection.moved_on``)."""
-    event.listen(
-        session, "after_commit", lambda _s: jobs.enqueue("collect", request_id, "resume"), once=True
-    )
 
 
 def fail_in(session: Session, req: Request, actor: str, reason: str) -> None:

@@ -14,7 +14,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
@@ -49,12 +49,12 @@ def on_state_change(
         return
     subject_id, status = link.subject_request_id, status_of(target)
 
-    def start(_session: Session) -> None:
+    def start() -> None:
         future = _executor().submit(_send_logged, subject_id, status)
         _pending.add(future)
         future.add_done_callback(_pending.discard)
 
-    event.listen(session, "after_commit", start, once=True)
+    txn.after_commit(session, start)
 
 
 def prefetch(session: Session, request_ids: list[str]) -> None:

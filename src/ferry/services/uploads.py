@@ -10,10 +10,10 @@ is an audit event in the transaction that decides it, and the files go once it c
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ferry.domain.clock import utcnow
@@ -52,11 +52,6 @@ def open_tasks(session: Session, request_ids: Iterable[str]) -> dict[str, list[d
     return found
 
 
-def after_commit(session: Session, action: Callable[[], object]) -> None:
-    """Run ``action`` (deleting files) only once the session's transaction has committed."""
-    event.listen(session, "after_commit", lambda _s: action(), once=True)
-
-
 def _close_tasks(session: Session, request_id: str) -> tuple[int, list[str]]:
     """Close every task of the request (links stop working); ``(files, folders to delete)``."""
     files, folders = 0, set()
@@ -89,7 +84,7 @@ def purge_uploads(session: Session, req: Request, reason: str) -> int:
             req.id,
             {"files": files, "reason": reason},
         )
-        after_commit(session, lambda: _delete(folders))
+        txn.after_commit(session, lambda: _delete(folders))
     return files
 
 
@@ -119,4 +114,4 @@ def purge_request(session: Session, req: Request, tenant_slug: str, reason: str)
         _delete(folders)
         gather.release(tenant_slug, request_id)
 
-    after_commit(session, delete)
+    txn.after_commit(session, delete)

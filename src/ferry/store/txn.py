@@ -8,9 +8,10 @@ the next transaction starts with an empty memo.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 _KEY = "ferry.txn.memo"
@@ -50,3 +51,9 @@ def id_chunks(ids: Sequence[T]) -> Iterator[Sequence[T]]:
     """``ids`` in slices of :data:`IN_CHUNK`, for batch reads with ``column.in_(chunk)``."""
     for start in range(0, len(ids), IN_CHUNK):
         yield ids[start : start + IN_CHUNK]
+
+
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run ``action`` once the session's transaction has committed (never after a rollback):
+    deleting files, starting background work that must see the committed rows."""
+    event.listen(session, "after_commit", lambda _s: action(), once=True)

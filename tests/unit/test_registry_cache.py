@@ -1,10 +1,13 @@
-"""Opening the same system again parses its URL again (no URL, which may hold a password, is
-kept in a cache); credentials are never mixed between systems."""
+"""A SQL URL is parsed once per password (the process-wide pool keys by it already);
+credentials are never mixed between systems, and a path's kind follows the disk."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ferry.connectors.files import FileConnector
 from ferry.connectors.registry import connector_kind, open_connector
 from ferry.connectors.sql import SqlConnector
 from ferry.domain.errors import InvalidInput
@@ -36,3 +39,16 @@ def test_unknown_schemes_are_refused_every_time(url: str) -> None:
     for _ in range(2):  # the second opening answers the same
         with pytest.raises(InvalidInput, match="not supported"):
             connector_kind(url)
+
+
+def test_a_path_is_looked_at_again_each_time(tmp_path: Path) -> None:
+    """A plain path names a folder of files or a SQLite file: what is there now decides."""
+    where = tmp_path / "export"
+    where.mkdir()
+    assert isinstance(open_connector(str(where)), FileConnector)
+    where.rmdir()
+    where.write_bytes(b"")  # the client replaced the folder with a database file
+    assert isinstance(open_connector(str(where)), SqlConnector)
+    where.unlink()
+    with pytest.raises(InvalidInput, match="neither a URL nor an existing database file"):
+        open_connector(str(where))

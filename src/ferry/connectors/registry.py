@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +28,26 @@ FullFactory = Callable[[str, Options, dict[str, str]], Connector]
 
 
 def _sql(url: str, _connection: Options, credentials: dict[str, str]) -> Connector:
-    return _sql_parsed(make_url(url), credentials)
+    return SqlConnector(_sql_url(make_url(url), credentials.get("password")), shared=True)
 
 
-def _sql_parsed(parsed: URL, credentials: dict[str, str]) -> Connector:
-    """The connector for the URL as SQLAlchemy renders it, with the credential's password
-    when the URL has none. Not cached: a URL may hold a password, and parsing costs
-    microseconds."""
-    password = credentials.get("password")
-    if password and parsed.password is None:  # never cached: it holds a secret
+def _sql_url(parsed: URL, password: str | None) -> str:
+    """The URL as SQLAlchemy renders it, with the credential's password when it has none."""
+    if password and parsed.password is None:
         parsed = parsed.set(password=password)
-    return SqlConnector(parsed.render_as_string(hide_password=False), shared=True)
+    return parsed.render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=512)
+def _sql_target(url: str, password: str | None) -> str | None:
+    """The SQL connector's URL for a system's SQLAlchemy URL, None for any other kind.
+
+    Cached: parsing and rendering a URL cost more than a person's lookups on a busy machine.
+    A cached URL may hold a password, as the key of the process-wide pool for it
+    (``sql.shared_engine``) already does; neither ever leaves the process.
+    """
+    _kind, _target, parsed = _classify(url)
+    return None if parsed is None else _sql_url(parsed, password)
 
 
 FACTORIES: dict[str, FullFactory] = {
@@ -57,7 +67,7 @@ _HINT = (
 
 
 def _sqlalchemy_url(url: str) -> URL | None:
-    """The parsed URL if SQLAlchemy has a dialect for it (not cached: it may hold a password)."""
+    """The parsed URL if SQLAlchemy has a dialect for it."""
     try:
         parsed = make_url(url)
         parsed.get_dialect()
@@ -106,7 +116,8 @@ def open_connector(
     url: str, connection: Options | None = None, credentials: dict[str, str] | None = None
 ) -> Connector:
     """The connector for ``url``; nothing connects until the first fetch or check."""
-    kind, target, parsed = _classify(url)
-    if parsed is not None:
-        return _sql_parsed(parsed, dict(credentials or {}))
+    sql = _sql_target(url, (credentials or {}).get("password"))
+    if sql is not None:
+        return SqlConnector(sql, shared=True)
+    kind, target, _parsed = _classify(url)  # not cached: a path's kind depends on the disk
     return FACTORIES[kind](target, dict(connection or {}), dict(credentials or {}))

@@ -329,7 +329,7 @@ def _driver_reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-_SHARED: dict[str, tuple[Engine, dict[str, sa.Table]]] = {}
+_SHARED: dict[str, tuple[Engine, dict[str, sa.Table], str | None]] = {}
 _SHARED_LOCK = threading.Lock()
 _REFLECTED: dict[str, dict[str, sa.Table]] = {}
 
@@ -337,21 +337,94 @@ _REFLECTED: dict[str, dict[str, sa.Table]] = {}
 def shared_engine(url: str) -> tuple[Engine, dict[str, sa.Table]]:
     """One read-only engine (connection pool) and table cache per URL for the whole process,
     so a request does not pay for connecting and reflecting tables again."""
+    engine, tables, _file = _shared(url)
+    return engine, tables
+
+
+def _shared(url: str) -> tuple[Engine, dict[str, sa.Table], str | None]:
+    """:func:`shared_engine`, and the SQLite file whose connections each thread keeps."""
     with _SHARED_LOCK:
         if url not in _SHARED:
             # no ping per checkout (a round trip per lookup): a dead pooled connection fails
             # the lookup, is invalidated, and the engine's retry gets a fresh one
-            _SHARED[url] = (create_readonly_engine(url, pre_ping=False), {})
+            engine = create_readonly_engine(url, pre_ping=False)
+            _SHARED[url] = (engine, {}, _sqlite_path(engine.url))
         return _SHARED[url]
 
 
 def dispose_shared() -> None:
-    """Close every shared pool (tests, shutdown)."""
+    """Close every shared pool and this thread's kept SQLite connections (tests, shutdown);
+    other threads close theirs the next time they look (see :class:`_Kept`)."""
+    global _KEPT_GENERATION
     with _SHARED_LOCK:
-        for engine, _tables in _SHARED.values():
+        for engine, _tables, _file in _SHARED.values():
             engine.dispose()
         _SHARED.clear()
         _REFLECTED.clear()
+        _KEPT_GENERATION += 1
+    _KEPT.close_all()
+
+
+_KEEP_FILES = 8  # SQLite files a thread keeps a connection to, the most recently used
+_KEPT_GENERATION = 0
+
+
+class _Kept(threading.local):
+    """This thread's read-only connections to SQLite files, kept open between collections.
+
+    Checking a connection out of the pool and back in (events, a rollback, a ``Connection``
+    object) cost more than a person's four lookups on a busy machine. A SQLite connection
+    holds no server resource (a file handle and its page cache), so each thread keeps its
+    own, detached from the pool (the pool's size never limits them, and they never wait for
+    one another), for at most ``_KEEP_FILES`` files. One is used again only while its path
+    still names the same file (the client may swap in a new one) and after nothing else has
+    disposed of the shared pools; otherwise it is closed and a fresh one opened.
+    """
+
+    def __init__(self) -> None:
+        self.conns: dict[str, tuple[sa.Connection, tuple[int, int] | None, int]] = {}
+
+    def take(self, url: str, path: str) -> sa.Connection | None:
+        """The kept connection for ``url`` if still good, now held by the caller."""
+        found = self.conns.pop(url, None)
+        if found is None:
+            return None
+        conn, identity, generation = found
+        if generation == _KEPT_GENERATION and identity == _file_identity(path):
+            return conn
+        _close_quietly(conn)
+        return None
+
+    def give_back(self, url: str, path: str, conn: sa.Connection) -> None:
+        """Keep ``conn`` for the next collection on this thread (or close it)."""
+        if conn.closed or conn.invalidated or url in self.conns:
+            _close_quietly(conn)
+            return
+        try:
+            raw = conn.connection.dbapi_connection
+            raw.set_progress_handler(None, 0)  # type: ignore[union-attr]  # the walk's deadline
+            if conn.in_transaction():
+                conn.rollback()
+        except SQLAlchemyError:
+            _close_quietly(conn)
+            return
+        self.conns[url] = (conn, _file_identity(path), _KEPT_GENERATION)
+        while len(self.conns) > _KEEP_FILES:
+            oldest = next(iter(self.conns))
+            _close_quietly(self.conns.pop(oldest)[0])
+
+    def close_all(self) -> None:
+        conns, self.conns = self.conns, {}
+        for conn, _identity, _generation in conns.values():
+            _close_quietly(conn)
+
+
+_KEPT = _Kept()
+
+
+def _close_quietly(conn: sa.Connection) -> None:
+    with contextlib.suppress(SQLAlchemyError):
+        conn.close()
 
 
 class SqlConnector:
@@ -364,8 +437,9 @@ class SqlConnector:
     def __init__(self, config: SqlConnectorConfig | str, *, shared: bool = False) -> None:
         self.config = SqlConnectorConfig(url=config) if isinstance(config, str) else config
         self.shared = shared
+        self._file: str | None = None  # a SQLite file: connections kept per thread (_Kept)
         if shared:
-            self.engine, self._tables = shared_engine(self.config.url)
+            self.engine, self._tables, self._file = _shared(self.config.url)
         else:  # own engine; reflected tables still shared (reflecting costs ms per table)
             self.engine = create_readonly_engine(self.config.url)
             with _SHARED_LOCK:
@@ -373,6 +447,7 @@ class SqlConnector:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[sa.Connection] = []
+        self._kept: list[sa.Connection] = []  # taken from _KEPT, given back on close()
         self._deadline: float | None = None  # time.monotonic() by which statements must end
         self._errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._driver_error())
 
@@ -387,7 +462,17 @@ class SqlConnector:
         if (self.engine.dialect.name, self.engine.dialect.driver) not in _FAST:
             return False
         self._deadline = monotonic() + seconds
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed:  # already out: it gets the deadline too
+            self._watch(conn, self._deadline)
         return True
+
+    @staticmethod
+    def _watch(conn: sa.Connection, deadline: float) -> None:
+        """SQLite: interrupt any statement still running at ``deadline``."""
+        if conn.dialect.name == "sqlite":
+            raw = conn.connection.dbapi_connection
+            raw.set_progress_handler(lambda: int(monotonic() > deadline), 10_000)  # type: ignore[union-attr]
 
     def unique_key(self, dataset: DatasetMap, column: str) -> bool:
         """Whether ``column`` alone is the primary key constraint of the dataset's table, as
@@ -459,18 +544,10 @@ class SqlConnector:
         """One connection per thread for the connector's life (a walk makes many lookups)."""
         conn: sa.Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            _WALKING.active = True  # keep the statement_timeout a walk left (see _timeout_reset)
-            try:
-                conn = self._local.conn = self.engine.connect()
-            finally:
-                _WALKING.active = False
+            conn = self._local.conn = self._checkout()
             self._local.timeout_set = None
-            with self._lock:
-                self._open.append(conn)
-            if self._deadline is not None and conn.dialect.name == "sqlite":
-                deadline = self._deadline
-                raw = conn.connection.dbapi_connection
-                raw.set_progress_handler(lambda: int(monotonic() > deadline), 10_000)  # type: ignore[union-attr]
+            if self._deadline is not None:
+                self._watch(conn, self._deadline)
         if self._deadline is not None and conn.dialect.name == "postgresql":
             self._statement_timeout(conn, self._deadline)
         return conn
@@ -515,6 +592,26 @@ class SqlConnector:
         finally:
             cursor.close()
         self._local.timeout_set = now
+
+    def _checkout(self) -> sa.Connection:
+        """A connection for this thread: the one it kept for this SQLite file, or one from
+        the pool (detached from it and kept after this walk when it is a SQLite file)."""
+        if self._file is not None:
+            conn = _KEPT.take(self.config.url, self._file)
+            if conn is None:
+                conn = self.engine.connect()
+                conn.detach()
+            with self._lock:
+                self._kept.append(conn)
+            return conn
+        _WALKING.active = True  # keep the statement_timeout a walk left (see _timeout_reset)
+        try:
+            conn = self.engine.connect()
+        finally:
+            _WALKING.active = False
+        with self._lock:
+            self._open.append(conn)
+        return conn
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -692,8 +789,10 @@ class SqlConnector:
     def close(self) -> None:
         with self._lock:
             open_, self._open = self._open, []
+            kept, self._kept = self._kept, []
         for conn in open_:
-            with contextlib.suppress(SQLAlchemyError):
-                conn.close()  # back to the pool (its read-only transaction rolled back)
+            _close_quietly(conn)  # back to the pool (its read-only transaction rolled back)
+        for conn in kept:
+            _KEPT.give_back(self.config.url, self._file or "", conn)
         if not self.shared:
             self.engine.dispose()

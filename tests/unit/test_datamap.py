@@ -63,7 +63,7 @@ def test_children_and_identity_lookup() -> None:
     assert [c.name for c, _ in dm.children("orders")] == ["order_items"]
     assert dm.children("order_items") == []
     assert [d.name for d in dm.keyed_by(IdentityType.EMAIL)] == ["customers"]
-    assert dm.keyed_by(IdentityType.PHONE) == []
+    assert dm.keyed_by(IdentityType.PHONE) == ()
 
 
 def test_children_of_each_is_children_of_every_dataset() -> None:
@@ -180,3 +180,16 @@ def test_documented_example_is_valid() -> None:
     assert blocks, "docs/data-map.md has no yaml example"
     dm = load_datamap(blocks[0])
     assert len(dm.datasets) >= 3
+
+
+def test_a_copy_under_another_system_name_derives_its_own_links() -> None:
+    """Links are derived once per map; a copy renamed (as the store does) is not given the
+    links of the name it was copied from."""
+    orders = {"references": [{"field": "customer_id", "to": "shop.customers.id"}]}
+    cross = DataMap.model_validate({**_with(orders=orders), "system": "crm"})
+    assert [c.name for c, _ in cross.children("customers")] == []  # another system's
+    assert [ds.name for ds, _ in cross.external_references()] == ["orders"]
+    renamed = cross.model_copy(update={"system": "shop"})
+    assert [ds.name for ds, _ in renamed.external_references()] == []
+    assert [c.name for c, _ in renamed.children_of_each()["customers"]] == ["orders"]
+    assert [ds.name for ds, _ in cross.external_references()] == ["orders"]  # unchanged

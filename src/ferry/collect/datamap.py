@@ -8,6 +8,7 @@ date-range scope and the data category of each field. See ``docs/data-map.md``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -232,8 +233,42 @@ class CollectionOptions(BaseModel):
     retries: int = Field(default=2, ge=0, le=10)
 
 
+@dataclass(frozen=True)
+class MapShape:
+    """What walking a map needs to know of its datasets' links, derived once per map."""
+
+    children: dict[str, list[tuple[DatasetMap, Reference]]]  # references pointing at each
+    links: dict[str, list[tuple[str, str, str]]]  # the same as (child, its column, this column)
+    external: tuple[tuple[DatasetMap, Reference], ...]  # references into other systems
+    keyed_by: dict[IdentityType, tuple[DatasetMap, ...]]  # datasets with a column for each
+    multi: frozenset[str]  # datasets that can be looked up by more than one column
+    order: dict[str, int]  # each dataset's place in the map
+
+    @classmethod
+    def of(cls, datamap: DataMap) -> MapShape:
+        children: dict[str, list[tuple[DatasetMap, Reference]]] = {n: [] for n in datamap.datasets}
+        external = []
+        for ds in datamap.datasets.values():
+            for ref in ds.references:
+                if ref.to_system not in (None, datamap.system):
+                    external.append((ds, ref))
+                elif ref.to_dataset in children:
+                    children[ref.to_dataset].append((ds, ref))
+        links = {
+            name: [(child.name, ref.field, ref.to_field) for child, ref in kids]
+            for name, kids in children.items()
+        }
+        keyed_by = {
+            kind: tuple(ds for ds in datamap.datasets.values() if kind in ds.identities)
+            for kind in IdentityType
+        }
+        multi = frozenset(d.name for d in datamap.datasets.values() if len(d.lookup_columns()) > 1)
+        order = {name: i for i, name in enumerate(datamap.datasets)}
+        return cls(children, links, tuple(external), keyed_by, multi, order)
+
+
 class DataMap(BaseModel):
-    """The data map of one system."""
+    """The data map of one system (not changed once loaded: see :meth:`shape`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -241,6 +276,16 @@ class DataMap(BaseModel):
     datasets: dict[str, DatasetMap]
     connection: dict[str, Any] = Field(default_factory=dict)
     collection: CollectionOptions = Field(default_factory=lambda: CollectionOptions())
+    _shape: tuple[tuple[str, int], MapShape] | None = PrivateAttr(default=None)
+
+    def shape(self) -> MapShape:
+        """The links between this map's datasets, derived on first use and kept: a request
+        walks a map the store parsed once (``gather._datamap``). A copy under another
+        system name, or with other datasets, derives its own."""
+        key = (self.system, id(self.datasets))
+        if self._shape is None or self._shape[0] != key:
+            self._shape = (key, MapShape.of(self))
+        return self._shape[1]
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
@@ -305,26 +350,16 @@ class DataMap(BaseModel):
         ]
 
     def children_of_each(self) -> dict[str, list[tuple[DatasetMap, Reference]]]:
-        """:meth:`children` of every dataset, from one pass over the references."""
-        found: dict[str, list[tuple[DatasetMap, Reference]]] = {n: [] for n in self.datasets}
-        for ds in self.datasets.values():
-            for ref in ds.references:
-                if ref.to_system in (None, self.system) and ref.to_dataset in found:
-                    found[ref.to_dataset].append((ds, ref))
-        return found
+        """:meth:`children` of every dataset (derived once: do not change the lists)."""
+        return self.shape().children
 
-    def external_references(self) -> list[tuple[DatasetMap, Reference]]:
+    def external_references(self) -> tuple[tuple[DatasetMap, Reference], ...]:
         """References of this system's datasets into other systems."""
-        return [
-            (ds, ref)
-            for ds in self.datasets.values()
-            for ref in ds.references
-            if ref.to_system not in (None, self.system)
-        ]
+        return self.shape().external
 
-    def keyed_by(self, identity: IdentityType) -> list[DatasetMap]:
+    def keyed_by(self, identity: IdentityType) -> tuple[DatasetMap, ...]:
         """Datasets with a column for this identity type."""
-        return [ds for ds in self.datasets.values() if identity in ds.identities]
+        return self.shape().keyed_by[identity]
 
 
 def explain(err: ValidationError) -> str:

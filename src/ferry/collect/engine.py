@@ -295,7 +295,7 @@ class Collection:
     ) -> WalkResult:
         deadline = time.monotonic() + seconds
         try:
-            return self._walk(source, connector, folder, people, threading.Event(), deadline)
+            return self._walk(source, connector, folder, people, None, deadline)
         except Cancelled:
             raise self._timed_out(source, seconds) from None
         except FerryError:
@@ -315,7 +315,7 @@ class Collection:
         connector: Connector,
         folder: Path,
         people: list[Person],
-        cancel: threading.Event,
+        cancel: threading.Event | None,
         deadline: float | None = None,
     ) -> WalkResult:
         try:
@@ -347,7 +347,7 @@ class Collection:
         connector: Connector,
         folder: Path,
         people: list[Person],
-        cancel: threading.Event,
+        cancel: threading.Event | None,
         deadline: float | None = None,
     ) -> SystemWalk:
         walk = SystemWalk(

@@ -208,12 +208,13 @@ class SystemWalk:
         self.map = datamap
         self.connector = connector
         self.folder = folder
-        self.log = ProgressLog(folder / "progress.jsonl")
+        self._log: ProgressLog | None = None
         self.connections = connections
-        self.cancel = cancel or threading.Event()
+        self.cancel = cancel  # set by the engine to stop the walk (Cancelled)
         self.deadline = deadline  # time.monotonic() past which the walk stops (Cancelled)
         self.lock = threading.Lock()
-        self.multi = {d.name for d in datamap.datasets.values() if len(d.lookup_columns()) > 1}
+        shape = datamap.shape()
+        self.multi = shape.multi
         self.exported = exported or set()
         self.spools: dict[Key, RowSpool] = {}
         self.columns: dict[Key, dict[str, None]] = {}
@@ -227,13 +228,17 @@ class SystemWalk:
         self.lookups = 0
         self.durable = False
         self._unlogged: list[tuple[Lookup, dict[str, set[str]]]] = []  # done, not yet logged
-        self._children = {  # per dataset: (child dataset, its column, this dataset's column)
-            name: [(child.name, ref.field, ref.to_field) for child, ref in kids]
-            for name, kids in datamap.children_of_each().items()
-        }
-        self._order = {name: i for i, name in enumerate(datamap.datasets)}
+        self._children = shape.links  # per dataset: (child, its column, this dataset's column)
+        self._order = shape.order
         self._unique: dict[Lookup, bool] = {}
         self._wave: _Wave | None = None
+
+    @property
+    def log(self) -> ProgressLog:
+        """``progress.jsonl`` (only a walk that checkpoints or resumes needs it)."""
+        if self._log is None:
+            self._log = ProgressLog(self.folder / "progress.jsonl")
+        return self._log
 
     # --- queueing -------------------------------------------------------------------------
 
@@ -485,7 +490,10 @@ class SystemWalk:
                 self._checkpoint()
 
     def _check(self) -> None:
-        if self.cancel.is_set() or (self.deadline is not None and monotonic() > self.deadline):
+        cancel, deadline = self.cancel, self.deadline
+        if (cancel is not None and cancel.is_set()) or (
+            deadline is not None and monotonic() > deadline
+        ):
             raise Cancelled
 
     def _checkpoint(self) -> None:

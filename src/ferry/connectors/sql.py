@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from math import ceil
+from operator import itemgetter
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -33,6 +35,7 @@ from ferry.collect.scan import ColumnInfo, TableInfo
 from ferry.connectors.base import ConnectorError, Row
 
 _SKIP = object()
+_TYPE_CODE = itemgetter(1)  # of a cursor.description entry
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
 _MAX_INT = 2**63 - 1
 _TIMEOUT_SLACK = 1.0  # seconds a statement may outlive the deadline on PostgreSQL
@@ -275,14 +278,19 @@ class _Prepared:
     def __init__(self, compiled: Any, slots: int, key: sa.Column[Any], dialect: Any) -> None:
         self.sql: str = compiled.string
         self.slots = slots
-        self.fixed = dict(compiled.params)  # the LIMIT, if any
+        values = [f"v{i}" for i in range(slots)]
+        self.fixed = dict(compiled.params)  # the values' slots, and the LIMIT if any
         self.order: list[str] | None = list(compiled.positiontup) if compiled.positional else None
         self.names = list(compiled.statement.selected_columns.keys())
         self.types = [c.type for c in compiled.statement.selected_columns]
         self.bind = key.type.dialect_impl(dialect).bind_processor(dialect)
         self._converters: tuple[Any, list[tuple[int, Any]] | None] | None = None
+        # positional, the values in order and nothing else (SQLite): the list as it is
+        self.as_given = self.order == values and self.fixed.keys() == set(values)
 
     def params(self, values: list[object]) -> Any:
+        if self.as_given:
+            return values
         named = dict(self.fixed)
         named.update({f"v{i}": v for i, v in enumerate(values)})
         return named if self.order is None else [named[n] for n in self.order]
@@ -290,7 +298,7 @@ class _Prepared:
     def converters(self, dialect: Any, description: Any) -> list[tuple[int, Any]] | None:
         """SQLAlchemy's result processors, as ``(column index, processor)`` for the columns
         that have one (None when none converts)."""
-        coltypes = tuple(d[1] for d in description or ())
+        coltypes = tuple(map(_TYPE_CODE, description or ()))
         if self._converters is None or self._converters[0] != coltypes:
             procs = [
                 t.dialect_impl(dialect).result_processor(dialect, c)
@@ -301,26 +309,32 @@ class _Prepared:
         return self._converters[1]
 
 
-def _prepare(
-    dialect: Any,
-    table: sa.Table,
-    base: sa.Select[Any],
-    key: sa.Column[Any],
-    slots: int,
-    limit: int | None,
-) -> _Prepared:
-    """The compiled statement, cached on the table (a table reflected again starts afresh)."""
-    cache: dict[tuple[Any, ...], _Prepared] = table.info.setdefault("ferry_prepared", {})
-    ident = (dialect.name, key.key, id(base), slots, limit)  # base: cached by _select
-    prepared = cache.get(ident)
-    if prepared is None:
-        binds = [sa.bindparam(f"v{i}", type_=key.type) for i in range(slots)]
-        statement = base.where(key.in_(binds))
-        if limit is not None:
-            statement = statement.limit(limit)
-        compiled = statement.compile(dialect=dialect)
-        prepared = cache[ident] = _Prepared(compiled, slots, key, dialect)
-    return prepared
+class _Lookup:
+    """What looking a table up by one column needs, worked out once per table, column and
+    selected columns (cached on the table, see :meth:`SqlConnector._lookup`)."""
+
+    def __init__(
+        self, table: sa.Table, key: sa.Column[Any], base: sa.Select[Any], ordered: bool
+    ) -> None:
+        self.table = table
+        self.key = key
+        self.kind = _python_type(key)
+        self.base = base
+        self.ordered = ordered  # by the whole primary key
+        self._prepared: dict[tuple[str, int, int | None], _Prepared] = {}
+
+    def prepared(self, dialect: Any, slots: int, limit: int | None) -> _Prepared:
+        """The statement for ``slots`` values, compiled once."""
+        ident = (dialect.name, slots, limit)
+        found = self._prepared.get(ident)
+        if found is None:
+            binds = [sa.bindparam(f"v{i}", type_=self.key.type) for i in range(slots)]
+            statement = self.base.where(self.key.in_(binds))
+            if limit is not None:
+                statement = statement.limit(limit)
+            compiled = statement.compile(dialect=dialect)
+            found = self._prepared[ident] = _Prepared(compiled, slots, self.key, dialect)
+        return found
 
 
 def _driver_reason(err: BaseException) -> str:
@@ -506,21 +520,26 @@ class SqlConnector:
             )
         return column
 
-    def _select(self, table: sa.Table, dataset: DatasetMap) -> sa.Select[Any]:
-        """The dataset's ``SELECT ... ORDER BY key``, built once per table and columns."""
-        wanted = dataset.columns_needed()
-        ident = ("select", None if wanted is None else tuple(wanted), tuple(dataset.primary_key))
-        cache: dict[tuple[Any, ...], sa.Select[Any]] = table.info.setdefault("ferry_selects", {})
-        select = cache.get(ident)
-        if select is None:
+    def _lookup(self, table: sa.Table, dataset: DatasetMap, column: str) -> _Lookup:
+        """Looking ``table`` up by ``column``, worked out once per table, column and
+        selected columns (a table reflected again starts afresh)."""
+        wanted = dataset.columns_needed() if dataset.fields_only else None
+        ident = (column, None if wanted is None else tuple(wanted), *dataset.primary_key)
+        cache: dict[tuple[Any, ...], _Lookup] = table.info.setdefault("ferry_lookups", {})
+        found = cache.get(ident)
+        if found is None:
+            key = self._column(table, dataset, column)
             cols = (
                 list(table.c)
                 if wanted is None
                 else [self._column(table, dataset, c) for c in wanted]
             )
-            order = [table.c[k] for k in dataset.primary_key if k in table.c]
-            select = cache[ident] = sa.select(*cols).order_by(*order)
-        return select
+            keys = dataset.primary_key
+            order = [table.c[k] for k in keys if k in table.c]
+            ordered = bool(keys) and len(order) == len(keys)
+            base = sa.select(*cols).order_by(*order)
+            found = cache[ident] = _Lookup(table, key, base, ordered)
+        return found
 
     def fetch(self, dataset: DatasetMap, column: str, values: Sequence[object]) -> Iterator[Row]:
         """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""
@@ -623,28 +642,22 @@ class SqlConnector:
     def _fetch(
         self, conn: sa.Connection, dataset: DatasetMap, column: str, values: Sequence[object]
     ) -> Iterator[Row]:
-        table = self._table(conn, dataset)
-        key = self._column(table, dataset, column)
-        kind = _python_type(key)
-        wanted = [v for v in (coerce(v, kind) for v in values) if v is not _SKIP]
-        unique = list(dict.fromkeys(wanted))
-        base = self._select(table, dataset)
-        ordered = bool(dataset.primary_key) and all(k in table.c for k in dataset.primary_key)
+        lookup = self._lookup(self._table(conn, dataset), dataset, column)
+        kind = lookup.kind
+        unique = [v for v in dict.fromkeys(map(coerce, values, repeat(kind))) if v is not _SKIP]
         dialect = conn.dialect
-        fast = (dialect.name, dialect.driver) in _FAST and (ordered or dialect.name == "sqlite")
+        fast = (dialect.name, dialect.driver) in _FAST and (
+            lookup.ordered or dialect.name == "sqlite"
+        )
         for chunk in batched(unique, self.config.batch_size):
             if fast:
-                yield from self._fast_rows(conn, table, base, key, chunk)
+                yield from self._fast_rows(conn, lookup, chunk)
             else:
-                yield from self._rows(conn, base.where(key.in_(chunk)), ordered)
+                query = lookup.base.where(lookup.key.in_(chunk))
+                yield from self._rows(conn, query, lookup.ordered)
 
     def _fast_rows(
-        self,
-        conn: sa.Connection,
-        table: sa.Table,
-        base: sa.Select[Any],
-        key: sa.Column[Any],
-        chunk: list[object],
+        self, conn: sa.Connection, lookup: _Lookup, chunk: list[object]
     ) -> Iterator[Row]:
         """:meth:`_rows` through the driver's own cursor, with a statement compiled once.
 
@@ -656,7 +669,7 @@ class SqlConnector:
         size = self.config.batch_size
         limited = conn.dialect.name != "sqlite"  # see _rows
         slots = 1 << (len(chunk) - 1).bit_length()
-        prepared = _prepare(conn.dialect, table, base, key, slots, size + 1 if limited else None)
+        prepared = lookup.prepared(conn.dialect, slots, size + 1 if limited else None)
         padded = [*chunk, *[chunk[-1]] * (slots - len(chunk))]
         if prepared.bind is not None:
             padded = [prepared.bind(v) for v in padded]
@@ -679,12 +692,12 @@ class SqlConnector:
                     else:
                         yield dict(zip(names, map(plain, row), strict=True))
                 count += len(batch)
-                if limited and count > size:
-                    break
+                if len(batch) < size or (limited and count > size):
+                    break  # the last batch (a short one), or more than a batch: streamed below
         finally:
             cursor.close()
         if limited and count > size:  # a big result: the rest streamed, as _rows does
-            query = base.where(key.in_(chunk)).offset(size)
+            query = lookup.base.where(lookup.key.in_(chunk)).offset(size)
             yield from self._stream(conn, query)
 
     def _rows(self, conn: sa.Connection, query: sa.Select[Any], ordered: bool) -> Iterator[Row]:

@@ -8,6 +8,7 @@ date-range scope and the data category of each field. See ``docs/data-map.md``.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -233,6 +234,11 @@ class CollectionOptions(BaseModel):
     retries: int = Field(default=2, ge=0, le=10)
 
 
+_SHAPES: dict[int, tuple[DataMap, str, dict[str, DatasetMap], MapShape]] = {}
+_SHAPES_KEPT = 256  # maps whose shape is kept (the store keeps as many parsed maps)
+_SHAPES_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class MapShape:
     """What walking a map needs to know of its datasets' links, derived once per map."""
@@ -276,16 +282,21 @@ class DataMap(BaseModel):
     datasets: dict[str, DatasetMap]
     connection: dict[str, Any] = Field(default_factory=dict)
     collection: CollectionOptions = Field(default_factory=lambda: CollectionOptions())
-    _shape: tuple[tuple[str, int], MapShape] | None = PrivateAttr(default=None)
 
     def shape(self) -> MapShape:
         """The links between this map's datasets, derived on first use and kept: a request
         walks a map the store parsed once (``gather._datamap``). A copy under another
-        system name, or with other datasets, derives its own."""
-        key = (self.system, id(self.datasets))
-        if self._shape is None or self._shape[0] != key:
-            self._shape = (key, MapShape.of(self))
-        return self._shape[1]
+        system name, or with other datasets, derives its own. (Kept beside the map, not in
+        a pydantic private attribute: reading one of those costs microseconds.)"""
+        found = _SHAPES.get(id(self))
+        if found and found[0] is self and found[1] == self.system and found[2] is self.datasets:
+            return found[3]
+        shape = MapShape.of(self)
+        with _SHAPES_LOCK:
+            while len(_SHAPES) >= _SHAPES_KEPT:
+                _SHAPES.pop(next(iter(_SHAPES)))
+            _SHAPES[id(self)] = (self, self.system, self.datasets, shape)
+        return shape
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:

@@ -269,59 +269,60 @@ class SystemWalk:
 
     # --- taking rows ----------------------------------------------------------------------
 
-    def _take(self, owner: str, ds: DatasetMap, row: Row, replay: bool = False) -> bool:
+    def _take(self, owner: str, ds: DatasetMap, rows: list[Row], replay: bool = False) -> None:
+        """Rows of ``ds`` found for ``owner``, a batch at a time: drop those already taken (a
+        dataset looked up by several columns), note their columns, spool them (unless they
+        are replayed from the spool) and follow their references and identities."""
         key = (owner, ds.name)
         if ds.name in self.multi:
             seen = self.keys.setdefault(key, set())
-            row_key = _row_key(ds, row)
-            if row_key in seen:
-                return False
-            seen.add(row_key)
+            fresh = []
+            for row in rows:
+                row_key = _row_key(ds, row)
+                if row_key not in seen:
+                    seen.add(row_key)
+                    fresh.append(row)
+            rows = fresh
+        if not rows:
+            return
         cols = self.columns.get(key)
         if cols is None:
-            cols = self.columns[key] = dict.fromkeys(row)
-        elif len(cols) < len(row) or (len(cols) == len(row) and cols.keys() != row.keys()):
-            cols.update(dict.fromkeys(row))
+            cols = self.columns[key] = {}
+        for shape in dict.fromkeys(tuple(row) for row in rows):  # most batches: one shape
+            if len(cols) < len(shape) or tuple(cols)[: len(shape)] != shape:
+                cols.update(dict.fromkeys(shape))
         if not replay:
             spool = self.spools.get(key)
             if spool is None:
                 spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
-            spool.append(row)
+            spool.extend(rows)
         children = self._children[ds.name]
         if children or ds.identities or self.exported:
             with self.lock:
-                self._follow(owner, ds, row, children)
-        return True
+                self._follow(owner, ds, rows, children)
 
-    def _plain(self, ds: DatasetMap) -> bool:
-        """Rows of ``ds`` are only stored: no duplicates to drop, nothing to follow."""
-        return (
-            ds.name not in self.multi
-            and not self._children[ds.name]
-            and not ds.identities
-            and not self.exported
-        )
-
-    def _take_plain(self, owner: str, ds: DatasetMap, rows: list[Row]) -> None:
-        """:meth:`_take` for a batch of rows of a :meth:`_plain` dataset, minus the per-row
-        work that such a dataset does not need."""
-        if not rows:
-            return
-        key = (owner, ds.name)
-        cols = self.columns.get(key)
-        if cols is None:
-            cols = self.columns[key] = {}
-        for shape in dict.fromkeys(tuple(row) for row in rows):
-            if len(cols) < len(shape) or tuple(cols)[: len(shape)] != shape:
-                cols.update(dict.fromkeys(shape))
-        spool = self.spools.get(key)
-        if spool is None:
-            spool = self.spools[key] = RowSpool((self.folder, spool_name(key)))
-        spool.extend(rows)
-
-    def _follow(self, owner: str, ds: DatasetMap, row: Row, children: list[Any]) -> None:
+    def _follow(
+        self, owner: str, ds: DatasetMap, rows: list[Row], children: list[tuple[str, str, str]]
+    ) -> None:
+        """Queue the lookups these rows lead to: their children by reference, the person's
+        identities found in them, and the values another system looks up by."""
         for child, column, source in children:
-            self._queue(owner, (child, column), row.get(source))
+            lookup = (child, column)
+            for row in rows:
+                self._queue(owner, lookup, row.get(source))
+        if ds.identities:
+            for row in rows:
+                self._found_identities(owner, ds, row)
+        for dataset, column in self.exported:
+            if dataset == ds.name:
+                for row in rows:
+                    value = row.get(column)
+                    text = norm(value)
+                    if text is not None:
+                        box = self.exports.setdefault(f"{dataset}.{column}", {})
+                        box.setdefault(owner, {})[text] = value
+
+    def _found_identities(self, owner: str, ds: DatasetMap, row: Row) -> None:
         for kind, column in ds.identities.items():
             value = row.get(column)
             if value is None or isinstance(value, bool) or str(value).strip() == "":
@@ -334,13 +335,6 @@ class SystemWalk:
                 if found.value == str(value) and self._own_key(ds, column):
                     self._mark_looked_up(owner, (ds.name, column), found.value)
                 self._queue_identity(owner, found)
-        for dataset, column in self.exported:
-            if dataset == ds.name:
-                value = row.get(column)
-                text = norm(value)
-                if text is not None:
-                    box = self.exports.setdefault(f"{dataset}.{column}", {})
-                    box.setdefault(owner, {})[text] = value
 
     def _own_key(self, ds: DatasetMap, column: str) -> bool:
         """Whether ``column`` is ``ds``'s primary key and the system enforces it (the
@@ -402,8 +396,9 @@ class SystemWalk:
             if ds is None:
                 continue
             if self._children[ds.name] or ds.identities or self.exported or ds.name in self.multi:
-                for row in read_rows(spool.path):
-                    self._take(key[0], ds, row, replay=True)
+                rows = read_rows(spool.path)
+                while batch := list(islice(rows, _CHECK_EVERY)):
+                    self._take(key[0], ds, batch, replay=True)
             else:
                 self.columns.setdefault(key, {})
                 for row in read_rows(spool.path):
@@ -451,31 +446,19 @@ class SystemWalk:
         owners_of = {v: owners for v, (_value, owners) in entries.items()}
         values = [value for value, _owners in entries.values()]
         touched: set[str] = set()
-        sets = {frozenset(owners) for owners in owners_of.values()}
-        single = next(iter(owners_of.values())) if len(sets) == 1 else None
+        first = next(iter(owners_of.values()))
+        single = first if all(o == first for o in owners_of.values()) else None
         rows = iter(self.connector.fetch(ds, column, values))
         while True:
             with gc_paused():  # rows hold no reference cycles: see spool.gc_paused
                 batch = list(islice(rows, _CHECK_EVERY))
-                if batch and single is not None and self._plain(ds):
-                    for owner in single:
-                        self._take_plain(owner, ds, batch)
-                        touched.add(owner)
-                    batch_rows: list[Row] = []
+                if single is not None:  # every row is for the same people (one person)
+                    per_owner = dict.fromkeys(single, batch) if batch else {}
                 else:
-                    batch_rows = batch
-                for row in batch_rows:
-                    if single is not None:
-                        owners = single
-                    else:
-                        found = owners_of.get(norm(row.get(column)) or "")
-                        if found is None:
-                            self.unmatched[name] += 1
-                            continue
-                        owners = found
-                    for owner in owners:
-                        self._take(owner, ds, row)
-                        touched.add(owner)
+                    per_owner = self._by_owner(name, column, batch, owners_of)
+                for owner, found in per_owner.items():
+                    self._take(owner, ds, found)
+                    touched.add(owner)
             if len(batch) < _CHECK_EVERY:
                 break
             self._check()
@@ -488,6 +471,20 @@ class SystemWalk:
             self._unlogged.append((lookup, owners_of))
             if self.durable or any(spool.on_disk for spool in mine):
                 self._checkpoint()
+
+    def _by_owner(
+        self, name: str, column: str, batch: list[Row], owners_of: dict[str, set[str]]
+    ) -> dict[str, list[Row]]:
+        """The batch's rows per person, by the value each row matched (bulk)."""
+        per_owner: dict[str, list[Row]] = {}
+        for row in batch:
+            owners = owners_of.get(norm(row.get(column)) or "")
+            if owners is None:
+                self.unmatched[name] += 1
+                continue
+            for owner in owners:
+                per_owner.setdefault(owner, []).append(row)
+        return per_owner
 
     def _check(self) -> None:
         cancel, deadline = self.cancel, self.deadline

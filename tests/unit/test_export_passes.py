@@ -80,10 +80,10 @@ def test_json_batches_give_the_same_bytes(n: int) -> None:
     rows = _rows(n)
     data = DatasetRows("s", "d", {}, rows)
     schema = infer_schema(data)
-    fields = {f.name: f.category for f in schema.fields}
+    fields = schema.field_categories
     out = io.BytesIO()
     assert write_dataset(out, data, schema.float_fields, fields, schema.simple) == n
-    head = encode({"system": "s", "dataset": "d", "fields": fields})[:-1] + b', "rows": ['
+    head = encode({"system": "s", "dataset": "d", "fields": dict(fields)})[:-1] + b', "rows": ['
     body = b"\n" + b",\n".join(encode_row(r) for r in rows) + b"\n]}\n" if n else b"]}\n"
     assert out.getvalue() == head + body
     assert json.loads(out.getvalue())["rows"] == json.loads(json.dumps(rows, default=json_default))

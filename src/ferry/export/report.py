@@ -78,7 +78,7 @@ class ReportEntry:
 
 
 def main_kind(schema: DatasetSchema) -> str:
-    return _main_kind(tuple(f.category for f in schema.fields))
+    return _main_kind(schema.categories)
 
 
 @lru_cache(maxsize=1024)
@@ -159,7 +159,7 @@ def _cell(value: object) -> str:
 
 def _dataset(sink: BytesSink, number: int, entry: ReportEntry, include_rows: bool) -> None:
     files = ", ".join(f'<a href="{_e(p)}">{_e(p)}</a>' for p in entry.files)
-    kinds = _kinds(tuple(f.category for f in entry.schema.fields))
+    kinds = _kinds(entry.schema.categories)
     sink.write(
         (
             f'<section id="dataset-{number}"><h3>{_e(entry.data.dataset)}</h3>'

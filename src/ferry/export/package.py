@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import stat
-import tempfile
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
@@ -457,7 +458,7 @@ def write_package(
     if isinstance(done, PackageInfo):
         return done
     built, files = done  # a person's few rows: built in memory, written once
-    _atomic(path, lambda raw: raw.write(built))
+    _atomic_bytes(path, built)
     digest, size = hashlib.sha256(built).hexdigest(), len(built)
     signed_by = signer.key_id if signer else None
     return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)
@@ -480,15 +481,60 @@ def _stream(
 
 def _atomic(path: Path, fill: Callable[[IO[bytes]], object]) -> None:
     """``fill`` writes into a temporary file beside ``path`` (0600), renamed into place."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as raw:
+
+    def write(fd: int) -> None:
+        with open(fd, "wb", closefd=False) as raw:
             fill(raw)
-            raw.flush()
-            os.fsync(raw.fileno())
+
+    _replace_durably(path, write)
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    """``_atomic`` for bytes in hand (a small package): written straight to the descriptor,
+    with no file object around it."""
+
+    def write(fd: int) -> None:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
+
+    _replace_durably(path, write)
+
+
+def _replace_durably(path: Path, write: Callable[[int], object]) -> None:
+    """``write`` fills a new file beside ``path``, which is synced to disk and renamed over
+    ``path``, then the folder is synced (so the rename survives a crash too). A failure
+    removes the new file and leaves ``path`` as it was."""
+    fd, tmp = _create_beside(path)
+    try:
+        try:
+            write(fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+_TEMP_NUMBERS = itertools.count()
+_NEW_FILE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path``, open for writing, readable by its owner only (0600).
+
+    The name is unique from the process, the thread and a counter, which is all
+    ``tempfile.mkstemp``'s random names are for; ``O_EXCL`` still refuses a file that exists
+    (say one left by a crashed process with the same pid) and the next number is tried.
+    """
+    while True:
+        number = next(_TEMP_NUMBERS)
+        name = f".{path.name}.{os.getpid()}-{threading.get_ident()}-{number}.partial"
+        tmp = path.with_name(name)
+        try:
+            return os.open(tmp, _NEW_FILE, 0o600), tmp
+        except FileExistsError:
+            continue

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
+from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 
@@ -25,8 +26,7 @@ _TABULAR = {"csv"}
 _NOT_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     path: str  # relative to data/
     format: str
     media_type: str
@@ -37,8 +37,17 @@ class Resource:
     sha256: str
 
 
+@lru_cache(maxsize=4096)
 def resource_name(path: str) -> str:
+    """A resource name from a file's path (a pure function of it: cached, the same files
+    come back package after package)."""
     return _NOT_NAME.sub("-", path.lower()).strip("-") or "resource"
+
+
+@lru_cache(maxsize=1024)
+def _categories(categories: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The distinct categories among a schema's (``DatasetSchema.categories``), sorted."""
+    return tuple(sorted({c for c in categories if c}))
 
 
 def _field(f: FieldInfo) -> dict[str, object]:
@@ -68,7 +77,7 @@ def _resource(res: Resource, taken: set[str]) -> dict[str, object]:
         "ferry:system": res.data.system,
         "ferry:dataset": res.data.dataset,
         "ferry:rows": res.rows,
-        "ferry:categories": sorted({f.category for f in res.schema.fields if f.category}),
+        "ferry:categories": _categories(res.schema.categories),
     }
     if res.format in _TABULAR:
         out["type"] = "table"

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 KIND_TEXT = {
@@ -17,8 +16,7 @@ KIND_TEXT = {
 }
 
 
-@dataclass(frozen=True)
-class ReadmeEntry:
+class ReadmeEntry(NamedTuple):
     """One payload file as the README lists it (``path`` relative to ``data/``)."""
 
     path: str

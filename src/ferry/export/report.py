@@ -12,8 +12,8 @@ import html
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
@@ -68,8 +68,7 @@ def category_words(category: str | None) -> str:
     return category
 
 
-@dataclass(frozen=True)
-class ReportEntry:
+class ReportEntry(NamedTuple):
     """One dataset as the report shows it, with the files it was written to."""
 
     data: DatasetRows
@@ -89,8 +88,9 @@ def _main_kind(categories: tuple[str | None, ...]) -> str:
 
 @lru_cache(maxsize=1024)
 def _kinds(categories: tuple[str | None, ...]) -> str:
-    """The kinds of data among these categories, in words, sorted, comma separated."""
-    return ", ".join(sorted({category_words(c) for c in categories}))
+    """The kinds of data among these categories, in words, sorted, comma separated, escaped
+    for HTML."""
+    return _e(", ".join(sorted({category_words(c) for c in categories})))
 
 
 _SPECIAL = re.compile("[&<>\"']")  # what html.escape(quote=True) replaces
@@ -126,6 +126,7 @@ def _grouped(entries: Sequence[ReportEntry]) -> list[tuple[str, list[tuple[int, 
 
 
 def _count(entry: ReportEntry) -> str:
+    """How many records, in words (digits and letters only: nothing to escape)."""
     rows = len(entry.data.rows)
     return "no records" if rows == 0 else "1 record" if rows == 1 else f"{rows} records"
 
@@ -158,12 +159,12 @@ def _cell(value: object) -> str:
 
 
 def _dataset(sink: BytesSink, number: int, entry: ReportEntry, include_rows: bool) -> None:
-    files = ", ".join(f'<a href="{_e(p)}">{_e(p)}</a>' for p in entry.files)
+    files = ", ".join(f'<a href="{p}">{p}</a>' for p in map(_e, entry.files))
     kinds = _kinds(entry.schema.categories)
     sink.write(
         (
             f'<section id="dataset-{number}"><h3>{_e(entry.data.dataset)}</h3>'
-            f"<p>{_e(_count(entry).capitalize())}. Kinds of data: {_e(kinds)}. "
+            f"<p>{_count(entry).capitalize()}. Kinds of data: {kinds}. "
             f"Files: {files or 'none'}.</p>\n"
         ).encode("utf-8", "replace")
     )

@@ -293,16 +293,15 @@ def _writers(meta: PackageMeta) -> list[Writer]:
 class _Payload:
     """Writes the data files of every dataset, then the report, README and datapackage."""
 
-    def __init__(self, bag: _Bag, meta: PackageMeta, planned: list[_Planned]) -> None:
-        self.bag, self.meta, self.planned = bag, meta, planned
+    def __init__(self, bag: _Bag, plan: PackagePlan) -> None:
+        self.bag, self.meta, self.planned, self.writers = bag, plan.meta, plan.planned, plan.writers
         self.files: list[PackageFile] = []
         self.resources: list[Resource] = []
         self.by_dataset: dict[int, list[str]] = {}
 
     def write_datasets(self) -> None:
-        writers = _writers(self.meta)
         for index, item in enumerate(self.planned):
-            for writer in writers:
+            for writer in self.writers:
                 if writer.fits(item.data):
                     self._one(index, item, writer)
 
@@ -349,11 +348,10 @@ class _Payload:
         self.files.append(self.bag.put(DATAPACKAGE, datapackage(self.meta, self.resources)))
 
 
-def _fill(
-    bag: _Bag, planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> list[PackageFile]:
+def _fill(bag: _Bag, plan: PackagePlan, signer: Signer | None) -> list[PackageFile]:
+    meta = plan.meta
     tags = [bag.put(BAGIT, BAGIT_TXT)]
-    payload = _Payload(bag, meta, planned)
+    payload = _Payload(bag, plan)
     payload.write_datasets()
     payload.write_guides()
     files = sorted(payload.files, key=lambda f: f.name)
@@ -366,28 +364,21 @@ def _fill(
     return files
 
 
-def _write_zip(
-    raw: IO[bytes], planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> list[PackageFile]:
+def _write_zip(raw: IO[bytes], plan: PackagePlan, signer: Signer | None) -> list[PackageFile]:
     with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
-        return _fill(_ZipBag(zf, meta.created), planned, meta, signer)
+        return _fill(_ZipBag(zf, plan.meta.created), plan, signer)
 
 
 def _build_in_memory(
-    planned: list[_Planned], meta: PackageMeta, signer: Signer | None
+    plan: PackagePlan, signer: Signer | None
 ) -> tuple[bytes, list[PackageFile]] | None:
     """The archive's bytes, or None when it needs zip64 end records (then stream it)."""
-    bag = _MemoryBag(meta.created)
+    bag = _MemoryBag(plan.meta.created)
     try:
-        files = _fill(bag, planned, meta, signer)
+        files = _fill(bag, plan, signer)
         return bag.zip.finish(), files
     except TooBig:
         return None
-
-
-def _plan(datasets: Iterable[DatasetRows], meta: PackageMeta) -> list[_Planned]:
-    _writers(meta)  # an unknown format fails here, before anything is written
-    return [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
 
 
 def _is_small(datasets: Iterable[DatasetRows]) -> bool:
@@ -398,17 +389,22 @@ def _is_small(datasets: Iterable[DatasetRows]) -> bool:
 
 @dataclass(frozen=True)
 class PackagePlan:
-    """The datasets' names and schemas, computed once (one read of every row), and whether
-    the package is small enough to be built in memory. Build it with :func:`build_planned`."""
+    """The datasets' names and schemas, computed once (one read of every row), whether the
+    package is small enough to be built in memory, and the format writers (made once: an
+    unknown format fails here, before anything is written). Build it with
+    :func:`build_planned`."""
 
     meta: PackageMeta
     small: bool
     planned: list[_Planned]
+    writers: tuple[Writer, ...]
 
     @classmethod
     def of(cls, datasets: Iterable[DatasetRows], meta: PackageMeta) -> PackagePlan:
         given = list(datasets)
-        return cls(meta, _is_small(given), _plan(given, meta))
+        writers = tuple(_writers(meta))
+        planned = [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(given)]
+        return cls(meta, _is_small(given), planned, writers)
 
 
 def build_planned(
@@ -418,10 +414,10 @@ def build_planned(
     needs zip64 end records) the package streamed to the path ``spill()`` gives, described.
     Each is built at most once from the one plan."""
     if plan.small:
-        built = _build_in_memory(plan.planned, plan.meta, signer)
+        built = _build_in_memory(plan, signer)
         if built is not None:
             return built
-    return _stream(spill(), plan.planned, plan.meta, signer)
+    return _stream(spill(), plan, signer)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -464,14 +460,12 @@ def write_package(
     return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)
 
 
-def _stream(
-    path: Path, planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> PackageInfo:
+def _stream(path: Path, plan: PackagePlan, signer: Signer | None) -> PackageInfo:
     """Stream the package through ``zipfile`` into ``path`` (atomically)."""
     files: list[PackageFile] = []
 
     def fill(raw: IO[bytes]) -> None:
-        files.extend(_write_zip(raw, planned, meta, signer))
+        files.extend(_write_zip(raw, plan, signer))
 
     _atomic(path, fill)
     digest, size = _hash_file(path)

@@ -150,18 +150,25 @@ def plan_names(datasets: Iterable[DatasetRows]) -> list[tuple[str, DatasetRows]]
     """Sorted ``(zip name stem, dataset)`` pairs, e.g. ``data/crm/customers`` (each format
     adds its extension); colliding names get ``-2``, ``-3``... suffixes."""
     ordered = sorted(datasets, key=lambda d: (d.system, d.dataset))
+    stems = _stems(tuple((d.system, d.dataset) for d in ordered))
+    return list(zip(stems, ordered, strict=True))
+
+
+@lru_cache(maxsize=1024)
+def _stems(names: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The zip name stem of each ``(system, dataset)``, in the order given: a pure function
+    of the names, cached (the same datasets come back request after request)."""
     top = _Namer(_TOP_FILES)
     dirs: dict[str, str] = {}
     files: dict[str, _Namer] = {}
-    planned = []
-    for data in ordered:
-        if data.system not in dirs:
-            dirs[data.system] = top.claim(safe_name(data.system))
-            files[dirs[data.system]] = _Namer()
-        folder = dirs[data.system]
-        filename = files[folder].claim(safe_name(data.dataset))
-        planned.append((f"data/{folder}/{filename}", data))
-    return planned
+    stems = []
+    for system, dataset in names:
+        if system not in dirs:
+            dirs[system] = top.claim(safe_name(system))
+            files[dirs[system]] = _Namer()
+        folder = dirs[system]
+        stems.append(f"data/{folder}/{files[folder].claim(safe_name(dataset))}")
+    return tuple(stems)
 
 
 # --- writing -----------------------------------------------------------------------------

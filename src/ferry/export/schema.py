@@ -104,6 +104,8 @@ class _Scan:
         seen = False
         while chunk := list(islice(rows, _CHUNK)):
             self._chunk(chunk, seen)
+            if len(chunk) < _CHUNK:  # the rows ran out: asking again would only say so
+                break
             seen = True
 
     def _chunk(self, chunk: list[dict[str, object]], seen: bool) -> None:
@@ -171,7 +173,7 @@ def infer_schema(data: DatasetRows) -> DatasetSchema:
     scan = _Scan(data)
     return _schema(
         tuple(scan.fields.items()),
-        tuple(frozenset(kinds) for kinds in scan.kinds.values()),
+        tuple(map(frozenset, scan.kinds.values())),
         frozenset(scan.bad_decimal),
         tuple(data.provenance.items()),
     )

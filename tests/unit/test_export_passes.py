@@ -70,6 +70,33 @@ def test_schema_sees_fields_and_values_in_later_chunks(monkeypatch: pytest.Monke
     assert by_name["unused"].type == "string" and by_name["unused"].simple
 
 
+class _Asked:
+    """An iterator over rows that counts how often it is asked for the next one."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self._rows = iter(rows)
+        self.asked = 0
+
+    def __iter__(self) -> _Asked:
+        return self
+
+    def __next__(self) -> dict[str, object]:
+        self.asked += 1
+        return next(self._rows)
+
+
+def test_schema_sees_a_field_in_a_short_last_chunk_and_asks_no_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schema_module, "_CHUNK", 3)
+    given: list[dict[str, object]] = [{"a": 1} for _ in range(7)]
+    given.append({"a": 2, "late": 5})
+    rows = _Asked(given)  # chunks of 3, 3 and 2 rows
+    schema = infer_schema(DatasetRows("s", "d", {}, rows))  # type: ignore[arg-type]
+    assert [(f.name, f.type) for f in schema.fields] == [("a", "integer"), ("late", "integer")]
+    assert rows.asked == 9  # 8 rows, then the one answer that there are no more
+
+
 def test_schema_of_no_rows() -> None:
     schema = infer_schema(DatasetRows("s", "d", {"x": "c"}, []))
     assert [(f.name, f.type, f.simple) for f in schema.fields] == [("x", "string", True)]
@@ -80,10 +107,10 @@ def test_json_batches_give_the_same_bytes(n: int) -> None:
     rows = _rows(n)
     data = DatasetRows("s", "d", {}, rows)
     schema = infer_schema(data)
-    fields = {f.name: f.category for f in schema.fields}
+    fields = schema.field_categories
     out = io.BytesIO()
     assert write_dataset(out, data, schema.float_fields, fields, schema.simple) == n
-    head = encode({"system": "s", "dataset": "d", "fields": fields})[:-1] + b', "rows": ['
+    head = encode({"system": "s", "dataset": "d", "fields": dict(fields)})[:-1] + b', "rows": ['
     body = b"\n" + b",\n".join(encode_row(r) for r in rows) + b"\n]}\n" if n else b"]}\n"
     assert out.getvalue() == head + body
     assert json.loads(out.getvalue())["rows"] == json.loads(json.dumps(rows, default=json_default))

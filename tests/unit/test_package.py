@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import os
 import shutil
+import threading
 import zipfile
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import IO
 from uuid import UUID
 
 import pytest
 
 from ferry.domain.models import DatasetRows
+from ferry.export import package as writer
 from ferry.export.jsonenc import dumps, encode
 from ferry.export.package import (
     PackageMeta,
@@ -171,6 +176,69 @@ def test_a_failed_write_leaves_nothing_at_path(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="s/d row 1"):
         write_package(path, [bad], META)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_package_is_private_and_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    path = tmp_path / "p.zip"
+    path.write_bytes(b"old")
+    info = write_package(path, datasets(), META)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == info.sha256
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+
+
+def test_a_streamed_write_that_fails_leaves_the_old_file_and_no_temporary_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.zip"
+    path.write_bytes(b"old")
+
+    def fail(raw: IO[bytes]) -> None:
+        raw.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        writer._atomic(path, fail)
+    assert path.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_write_of_bytes_that_fails_leaves_the_old_file_and_no_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.zip"
+    path.write_bytes(b"old")
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="disk full"):
+        patched.setattr(writer.os, "write", full)
+        writer._atomic_bytes(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_short_os_write_is_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.zip"
+    write = os.write
+    with monkeypatch.context() as patched:
+        patched.setattr(writer.os, "write", lambda fd, data: write(fd, bytes(data[:3])))
+        writer._atomic_bytes(path, b"0123456789")
+    assert path.read_bytes() == b"0123456789"
+
+
+def test_a_temporary_name_left_by_a_crash_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.zip"
+    monkeypatch.setattr(writer, "_TEMP_NUMBERS", itertools.count())
+    left = tmp_path / f".p.zip.{os.getpid()}-{threading.get_ident()}-0.partial"
+    left.write_bytes(b"left by a crash")
+    writer._atomic_bytes(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert left.read_bytes() == b"left by a crash"  # O_EXCL: the next name was taken
+    assert sorted(tmp_path.iterdir()) == sorted([left, path])
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "CON", "a/b", "", "\x00x", "..", "nul.txt"])

@@ -162,15 +162,18 @@ def write_dataset(
     sink: BytesSink,
     data: DatasetRows,
     floats: tuple[str, ...] | None = None,
-    fields: dict[str, str | None] | None = None,
+    fields: tuple[tuple[str, str | None], ...] | None = None,
     simple: bool = False,
 ) -> int:
     """Write ``{"system", "dataset", "fields", "rows": [...]}`` row by row; returns rows written.
 
-    The whole document is never held in memory: the head, then each row, then the tail.
+    ``fields``: ``(name, category)`` pairs in order (a schema's ``field_categories``), or
+    None to find them in the rows. The whole document is never held in memory: the head,
+    then each row, then the tail.
     """
-    fields = dataset_fields(data) if fields is None else fields
-    sink.write(_head(data.system, data.dataset, tuple(fields.items())))
+    if fields is None:
+        fields = tuple(dataset_fields(data).items())
+    sink.write(_head(data.system, data.dataset, fields))
     count = _write_rows(sink, data.rows, data, floats, simple)
     sink.write(b"\n]}\n" if count else b"]}\n")
     return count

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import stat
-import tempfile
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
@@ -149,18 +150,25 @@ def plan_names(datasets: Iterable[DatasetRows]) -> list[tuple[str, DatasetRows]]
     """Sorted ``(zip name stem, dataset)`` pairs, e.g. ``data/crm/customers`` (each format
     adds its extension); colliding names get ``-2``, ``-3``... suffixes."""
     ordered = sorted(datasets, key=lambda d: (d.system, d.dataset))
+    stems = _stems(tuple((d.system, d.dataset) for d in ordered))
+    return list(zip(stems, ordered, strict=True))
+
+
+@lru_cache(maxsize=1024)
+def _stems(names: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The zip name stem of each ``(system, dataset)``, in the order given: a pure function
+    of the names, cached (the same datasets come back request after request)."""
     top = _Namer(_TOP_FILES)
     dirs: dict[str, str] = {}
     files: dict[str, _Namer] = {}
-    planned = []
-    for data in ordered:
-        if data.system not in dirs:
-            dirs[data.system] = top.claim(safe_name(data.system))
-            files[dirs[data.system]] = _Namer()
-        folder = dirs[data.system]
-        filename = files[folder].claim(safe_name(data.dataset))
-        planned.append((f"data/{folder}/{filename}", data))
-    return planned
+    stems = []
+    for system, dataset in names:
+        if system not in dirs:
+            dirs[system] = top.claim(safe_name(system))
+            files[dirs[system]] = _Namer()
+        folder = dirs[system]
+        stems.append(f"data/{folder}/{files[folder].claim(safe_name(dataset))}")
+    return tuple(stems)
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -292,16 +300,15 @@ def _writers(meta: PackageMeta) -> list[Writer]:
 class _Payload:
     """Writes the data files of every dataset, then the report, README and datapackage."""
 
-    def __init__(self, bag: _Bag, meta: PackageMeta, planned: list[_Planned]) -> None:
-        self.bag, self.meta, self.planned = bag, meta, planned
+    def __init__(self, bag: _Bag, plan: PackagePlan) -> None:
+        self.bag, self.meta, self.planned, self.writers = bag, plan.meta, plan.planned, plan.writers
         self.files: list[PackageFile] = []
         self.resources: list[Resource] = []
         self.by_dataset: dict[int, list[str]] = {}
 
     def write_datasets(self) -> None:
-        writers = _writers(self.meta)
         for index, item in enumerate(self.planned):
-            for writer in writers:
+            for writer in self.writers:
                 if writer.fits(item.data):
                     self._one(index, item, writer)
 
@@ -348,11 +355,10 @@ class _Payload:
         self.files.append(self.bag.put(DATAPACKAGE, datapackage(self.meta, self.resources)))
 
 
-def _fill(
-    bag: _Bag, planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> list[PackageFile]:
+def _fill(bag: _Bag, plan: PackagePlan, signer: Signer | None) -> list[PackageFile]:
+    meta = plan.meta
     tags = [bag.put(BAGIT, BAGIT_TXT)]
-    payload = _Payload(bag, meta, planned)
+    payload = _Payload(bag, plan)
     payload.write_datasets()
     payload.write_guides()
     files = sorted(payload.files, key=lambda f: f.name)
@@ -365,28 +371,21 @@ def _fill(
     return files
 
 
-def _write_zip(
-    raw: IO[bytes], planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> list[PackageFile]:
+def _write_zip(raw: IO[bytes], plan: PackagePlan, signer: Signer | None) -> list[PackageFile]:
     with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
-        return _fill(_ZipBag(zf, meta.created), planned, meta, signer)
+        return _fill(_ZipBag(zf, plan.meta.created), plan, signer)
 
 
 def _build_in_memory(
-    planned: list[_Planned], meta: PackageMeta, signer: Signer | None
+    plan: PackagePlan, signer: Signer | None
 ) -> tuple[bytes, list[PackageFile]] | None:
     """The archive's bytes, or None when it needs zip64 end records (then stream it)."""
-    bag = _MemoryBag(meta.created)
+    bag = _MemoryBag(plan.meta.created)
     try:
-        files = _fill(bag, planned, meta, signer)
+        files = _fill(bag, plan, signer)
         return bag.zip.finish(), files
     except TooBig:
         return None
-
-
-def _plan(datasets: Iterable[DatasetRows], meta: PackageMeta) -> list[_Planned]:
-    _writers(meta)  # an unknown format fails here, before anything is written
-    return [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(datasets)]
 
 
 def _is_small(datasets: Iterable[DatasetRows]) -> bool:
@@ -397,17 +396,22 @@ def _is_small(datasets: Iterable[DatasetRows]) -> bool:
 
 @dataclass(frozen=True)
 class PackagePlan:
-    """The datasets' names and schemas, computed once (one read of every row), and whether
-    the package is small enough to be built in memory. Build it with :func:`build_planned`."""
+    """The datasets' names and schemas, computed once (one read of every row), whether the
+    package is small enough to be built in memory, and the format writers (made once: an
+    unknown format fails here, before anything is written). Build it with
+    :func:`build_planned`."""
 
     meta: PackageMeta
     small: bool
     planned: list[_Planned]
+    writers: tuple[Writer, ...]
 
     @classmethod
     def of(cls, datasets: Iterable[DatasetRows], meta: PackageMeta) -> PackagePlan:
         given = list(datasets)
-        return cls(meta, _is_small(given), _plan(given, meta))
+        writers = tuple(_writers(meta))
+        planned = [_Planned(stem, d, infer_schema(d)) for stem, d in plan_names(given)]
+        return cls(meta, _is_small(given), planned, writers)
 
 
 def build_planned(
@@ -417,10 +421,10 @@ def build_planned(
     needs zip64 end records) the package streamed to the path ``spill()`` gives, described.
     Each is built at most once from the one plan."""
     if plan.small:
-        built = _build_in_memory(plan.planned, plan.meta, signer)
+        built = _build_in_memory(plan, signer)
         if built is not None:
             return built
-    return _stream(spill(), plan.planned, plan.meta, signer)
+    return _stream(spill(), plan, signer)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -457,20 +461,18 @@ def write_package(
     if isinstance(done, PackageInfo):
         return done
     built, files = done  # a person's few rows: built in memory, written once
-    _atomic(path, lambda raw: raw.write(built))
+    _atomic_bytes(path, built)
     digest, size = hashlib.sha256(built).hexdigest(), len(built)
     signed_by = signer.key_id if signer else None
     return PackageInfo(path=path, sha256=digest, size=size, files=files, signed_by=signed_by)
 
 
-def _stream(
-    path: Path, planned: list[_Planned], meta: PackageMeta, signer: Signer | None
-) -> PackageInfo:
+def _stream(path: Path, plan: PackagePlan, signer: Signer | None) -> PackageInfo:
     """Stream the package through ``zipfile`` into ``path`` (atomically)."""
     files: list[PackageFile] = []
 
     def fill(raw: IO[bytes]) -> None:
-        files.extend(_write_zip(raw, planned, meta, signer))
+        files.extend(_write_zip(raw, plan, signer))
 
     _atomic(path, fill)
     digest, size = _hash_file(path)
@@ -480,15 +482,60 @@ def _stream(
 
 def _atomic(path: Path, fill: Callable[[IO[bytes]], object]) -> None:
     """``fill`` writes into a temporary file beside ``path`` (0600), renamed into place."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as raw:
+
+    def write(fd: int) -> None:
+        with open(fd, "wb", closefd=False) as raw:
             fill(raw)
-            raw.flush()
-            os.fsync(raw.fileno())
+
+    _replace_durably(path, write)
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    """``_atomic`` for bytes in hand (a small package): written straight to the descriptor,
+    with no file object around it."""
+
+    def write(fd: int) -> None:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
+
+    _replace_durably(path, write)
+
+
+def _replace_durably(path: Path, write: Callable[[int], object]) -> None:
+    """``write`` fills a new file beside ``path``, which is synced to disk and renamed over
+    ``path``, then the folder is synced (so the rename survives a crash too). A failure
+    removes the new file and leaves ``path`` as it was."""
+    fd, tmp = _create_beside(path)
+    try:
+        try:
+            write(fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+_TEMP_NUMBERS = itertools.count()
+_NEW_FILE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path``, open for writing, readable by its owner only (0600).
+
+    The name is unique from the process, the thread and a counter, which is all
+    ``tempfile.mkstemp``'s random names are for; ``O_EXCL`` still refuses a file that exists
+    (say one left by a crashed process with the same pid) and the next number is tried.
+    """
+    while True:
+        number = next(_TEMP_NUMBERS)
+        name = f".{path.name}.{os.getpid()}-{threading.get_ident()}-{number}.partial"
+        tmp = path.with_name(name)
+        try:
+            return os.open(tmp, _NEW_FILE, 0o600), tmp
+        except FileExistsError:
+            continue

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 KIND_TEXT = {
@@ -17,8 +16,7 @@ KIND_TEXT = {
 }
 
 
-@dataclass(frozen=True)
-class ReadmeEntry:
+class ReadmeEntry(NamedTuple):
     """One payload file as the README lists it (``path`` relative to ``data/``)."""
 
     path: str
@@ -50,8 +48,8 @@ def _file_lines(entries: Sequence[ReadmeEntry]) -> list[str]:
     lines = []
     for e in entries:
         lines.append(f"  {e.path.ljust(width)}  {_rows_text(e.rows)}, {human_size(e.size)}")
-        origin = f"{e.system} / {e.dataset}"
         if f"{e.system}/{e.dataset}" != e.path.rsplit(".", 1)[0]:
+            origin = f"{e.system} / {e.dataset}"
             lines.append(f"  {''.ljust(width)}  (from {origin!r}; the file name was made safe)")
     return lines
 
@@ -97,7 +95,7 @@ def render_readme(meta: ReadmeMeta, entries: Sequence[ReadmeEntry]) -> str:
         "datapackage.json describes every file (fields, data categories, checksums) for",
         "programs, in the Frictionless Data Package format.",
         "",
-        *_HOW_TO,
+        _HOW_TO_TEXT,
     ]
     return "\n".join(parts) + "\n"
 
@@ -141,6 +139,8 @@ _HOW_TO = [
     "verify FILE --key KEY` checks that signature against the company's published key",
     "(the key is at /.well-known/ferry-signing-keys on the company's Ferry site).",
 ]
+
+_HOW_TO_TEXT = "\n".join(_HOW_TO)  # the same for every package: joined once
 
 
 def _one_line(value: str) -> str:

@@ -12,8 +12,8 @@ import html
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from ferry.domain.models import DatasetRows
 from ferry.export.jsonenc import BytesSink
@@ -68,8 +68,7 @@ def category_words(category: str | None) -> str:
     return category
 
 
-@dataclass(frozen=True)
-class ReportEntry:
+class ReportEntry(NamedTuple):
     """One dataset as the report shows it, with the files it was written to."""
 
     data: DatasetRows
@@ -78,7 +77,7 @@ class ReportEntry:
 
 
 def main_kind(schema: DatasetSchema) -> str:
-    return _main_kind(tuple(f.category for f in schema.fields))
+    return _main_kind(schema.categories)
 
 
 @lru_cache(maxsize=1024)
@@ -89,8 +88,9 @@ def _main_kind(categories: tuple[str | None, ...]) -> str:
 
 @lru_cache(maxsize=1024)
 def _kinds(categories: tuple[str | None, ...]) -> str:
-    """The kinds of data among these categories, in words, sorted, comma separated."""
-    return ", ".join(sorted({category_words(c) for c in categories}))
+    """The kinds of data among these categories, in words, sorted, comma separated, escaped
+    for HTML."""
+    return _e(", ".join(sorted({category_words(c) for c in categories})))
 
 
 _SPECIAL = re.compile("[&<>\"']")  # what html.escape(quote=True) replaces
@@ -116,27 +116,39 @@ def _head(meta: ReadmeMeta) -> str:
     )
 
 
-def _grouped(entries: Sequence[ReportEntry]) -> list[tuple[str, list[tuple[int, ReportEntry]]]]:
-    systems: dict[str, list[tuple[int, ReportEntry]]] = {}
+class _Shown(NamedTuple):
+    """A dataset as the report lists it: its number (its anchor), its main kind of data and
+    its record count in words, worked out once for the contents and the section."""
+
+    number: int
+    entry: ReportEntry
+    kind: str
+    records: str  # the record count in words
+
+
+def _grouped(entries: Sequence[ReportEntry]) -> list[tuple[str, list[_Shown]]]:
+    systems: dict[str, list[_Shown]] = {}
     for number, entry in enumerate(entries, 1):
-        systems.setdefault(entry.data.system, []).append((number, entry))
+        shown = _Shown(number, entry, main_kind(entry.schema), _count(entry))
+        systems.setdefault(entry.data.system, []).append(shown)
     for items in systems.values():
-        items.sort(key=lambda item: (main_kind(item[1].schema), item[1].data.dataset))
+        items.sort(key=lambda shown: (shown.kind, shown.entry.data.dataset))
     return sorted(systems.items())
 
 
 def _count(entry: ReportEntry) -> str:
+    """How many records, in words (digits and letters only: nothing to escape)."""
     rows = len(entry.data.rows)
     return "no records" if rows == 0 else "1 record" if rows == 1 else f"{rows} records"
 
 
-def _toc(groups: list[tuple[str, list[tuple[int, ReportEntry]]]]) -> str:
+def _toc(groups: list[tuple[str, list[_Shown]]]) -> str:
     parts = ["<nav><h2>Contents</h2><ol>"]
     for s_number, (system, items) in enumerate(groups, 1):
         parts.append(f'<li><a href="#system-{s_number}">From {_e(system)}</a><ol>')
-        for number, entry in items:
-            label = f"{entry.data.dataset} ({main_kind(entry.schema)}): {_count(entry)}"
-            parts.append(f'<li><a href="#dataset-{number}">{_e(label)}</a></li>')
+        for shown in items:
+            label = _e(f"{shown.entry.data.dataset} ({shown.kind}): {shown.records}")
+            parts.append(f'<li><a href="#dataset-{shown.number}">{label}</a></li>')
         parts.append("</ol></li>")
     parts.append("</ol></nav>\n<main>\n")
     return "".join(parts)
@@ -157,13 +169,14 @@ def _cell(value: object) -> str:
     return _e(text)
 
 
-def _dataset(sink: BytesSink, number: int, entry: ReportEntry, include_rows: bool) -> None:
-    files = ", ".join(f'<a href="{_e(p)}">{_e(p)}</a>' for p in entry.files)
-    kinds = _kinds(tuple(f.category for f in entry.schema.fields))
+def _dataset(sink: BytesSink, shown: _Shown, include_rows: bool) -> None:
+    entry = shown.entry
+    files = ", ".join(f'<a href="{p}">{p}</a>' for p in map(_e, entry.files))
+    kinds = _kinds(entry.schema.categories)
     sink.write(
         (
-            f'<section id="dataset-{number}"><h3>{_e(entry.data.dataset)}</h3>'
-            f"<p>{_e(_count(entry).capitalize())}. Kinds of data: {_e(kinds)}. "
+            f'<section id="dataset-{shown.number}"><h3>{_e(entry.data.dataset)}</h3>'
+            f"<p>{shown.records.capitalize()}. Kinds of data: {kinds}. "
             f"Files: {files or 'none'}.</p>\n"
         ).encode("utf-8", "replace")
     )
@@ -197,8 +210,8 @@ def write_report(
                 "utf-8", "replace"
             )
         )
-        for number, entry in items:
-            _dataset(sink, number, entry, include_rows)
+        for shown in items:
+            _dataset(sink, shown, include_rows)
         sink.write(b"</section>\n")
     listing = "".join(f"<li>{_e(n)} ({human_size(b)})</li>" for n, b in other_files)
     sink.write(

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 from operator import itemgetter, methodcaller
 
@@ -35,18 +35,32 @@ class FieldInfo:
 
 @dataclass(frozen=True)
 class DatasetSchema:
+    """A dataset's fields. The views below are computed once per schema: ``infer_schema``
+    hands out the same schema object for datasets of the same shape (see ``_schema``), so
+    the writers and guides of every package read them without recomputing."""
+
     fields: tuple[FieldInfo, ...]
 
     def field(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields if f.name == name), None)
 
-    @property
+    @cached_property
     def simple(self) -> bool:
         return all(f.simple for f in self.fields)
 
-    @property
+    @cached_property
     def float_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.has_float)
+
+    @cached_property
+    def categories(self) -> tuple[str | None, ...]:
+        """Each field's category, in field order."""
+        return tuple(f.category for f in self.fields)
+
+    @cached_property
+    def field_categories(self) -> tuple[tuple[str, str | None], ...]:
+        """``(name, category)`` of each field, in field order."""
+        return tuple((f.name, f.category) for f in self.fields)
 
 
 def provenance_of(data: DatasetRows, name: str, category: str | None) -> str:
@@ -90,6 +104,8 @@ class _Scan:
         seen = False
         while chunk := list(islice(rows, _CHUNK)):
             self._chunk(chunk, seen)
+            if len(chunk) < _CHUNK:  # the rows ran out: asking again would only say so
+                break
             seen = True
 
     def _chunk(self, chunk: list[dict[str, object]], seen: bool) -> None:
@@ -107,15 +123,9 @@ class _Scan:
             if Decimal in found and name not in self.bad_decimal and _bad_decimal(chunk, name):
                 self.bad_decimal.add(name)
 
-    def column_types(self) -> dict[str, tuple[str, bool, bool]]:
-        """Each column's type, whether it holds floats, and whether its values are simple."""
-        bad = self.bad_decimal
-        return {name: _column(frozenset(kinds), name in bad) for name, kinds in self.kinds.items()}
 
-
-@lru_cache(maxsize=1024)
 def _column(kinds: frozenset[type], bad_decimal: bool) -> tuple[str, bool, bool]:
-    """(type, holds floats, simple) for a column's value types (a pure function: cached)."""
+    """(type, holds floats, simple) for a column's value types."""
     has_float = any(issubclass(k, float) for k in kinds)
     return _merged(kinds, bad_decimal), has_float, kinds <= _SIMPLE
 
@@ -156,21 +166,33 @@ def xml_name(name: str) -> str:
 
 
 def infer_schema(data: DatasetRows) -> DatasetSchema:
+    """The dataset's schema from one pass over its rows (``_Scan``). The rest is a pure
+    function of what the pass found and of the map's provenance, so it is cached: the same
+    datasets come back request after request, and a small dataset's schema is then mostly
+    the pass itself."""
     scan = _Scan(data)
-    types = scan.column_types()
-    provenance = {name: provenance_of(data, name, cat) for name, cat in scan.fields.items()}
-    return _schema(tuple((n, c, types[n], provenance[n]) for n, c in scan.fields.items()))
+    return _schema(
+        tuple(scan.fields.items()),
+        tuple(map(frozenset, scan.kinds.values())),
+        frozenset(scan.bad_decimal),
+        tuple(data.provenance.items()),
+    )
 
 
 @lru_cache(maxsize=1024)
 def _schema(
-    columns: tuple[tuple[str, str | None, tuple[str, bool, bool], str], ...],
+    columns: tuple[tuple[str, str | None], ...],
+    kinds: tuple[frozenset[type], ...],
+    bad_decimal: frozenset[str],
+    provenance: tuple[tuple[str, str], ...],
 ) -> DatasetSchema:
-    """The schema from each column's name, category, (type, has_float, simple) and provenance:
-    a pure function of those, cached (the same datasets come back request after request)."""
+    """The schema from each column's name and category, the types of its values (in the same
+    order), the columns with a NaN or infinite decimal, and the map's provenance per field."""
+    given = dict(provenance)
     taken: set[str] = {"row"}
     fields = []
-    for name, category, (kind, has_float, simple), provenance in columns:
+    for (name, category), found in zip(columns, kinds, strict=True):
+        kind, has_float, simple = _column(found, name in bad_decimal)
         base = xml_name(name)
         candidate, n = base, 1
         while candidate in taken:
@@ -182,7 +204,7 @@ def _schema(
                 name=name,
                 type=kind,
                 category=category,
-                provenance=provenance,
+                provenance=given.get(name) or _hinted(category),
                 xml_name=candidate,
                 has_float=has_float,
                 simple=simple,

@@ -21,5 +21,5 @@ class JsonWriter:
         return True
 
     def write(self, sink: BytesSink, data: DatasetRows, schema: DatasetSchema) -> int:
-        fields = {f.name: f.category for f in schema.fields}
+        fields = schema.field_categories
         return write_dataset(sink, data, schema.float_fields, fields, schema.simple)

@@ -426,7 +426,8 @@ class Collection:
         key = (person.key, ds.name)
         scope = person.scope
         columns = ds.fields if ds.fields_only else [*ds.fields, *result.columns.get(key, [])]
-        categories = {c: ds.category_of(c) for c in dict.fromkeys(columns)}
+        fields = ds.fields
+        categories = {c: fields.get(c) for c in dict.fromkeys(columns)}  # ds.category_of
         if scope.categories:
             categories = {c: k for c, k in categories.items() if scope.covers_category(k)}
         if not categories:
@@ -436,6 +437,10 @@ class Collection:
         dated = ds.timestamp if (scope.since or scope.until) else None
 
         trim = ds.fields_only or bool(scope.categories)
+        if not dated and not trim:  # every row as found: a small spool's list as it is
+            held = [] if spool is None else spool.in_memory()
+            if held is not None:
+                return DatasetRows(system, ds.name, categories, held)
 
         def rows() -> Iterator[Row]:
             for row in spool or ():

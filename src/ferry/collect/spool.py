@@ -132,6 +132,11 @@ class RowSpool:
         self._mem = []
         return True
 
+    def in_memory(self) -> list[Row] | None:
+        """The rows, when none went to disk (a small spool: iterating a list is cheaper
+        than reading through this class), else None."""
+        return None if self.on_disk else list(self._mem)
+
     def __iter__(self) -> Iterator[Row]:
         if self._fh is not None:
             self._fh.flush()

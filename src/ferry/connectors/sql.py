@@ -242,6 +242,25 @@ def plain(value: object) -> object:
     return str(value)
 
 
+def _dicts(
+    names: list[str], rows: Sequence[Sequence[Any]], convert: list[tuple[int, Any]] | None = None
+) -> list[Row]:
+    """Database rows as ``{column: value}``, each value converted by its column's processor
+    (``convert``: ``(index, processor)`` pairs) and made plain Python (see :func:`plain`)."""
+    exact = _EXACT.issuperset
+    found: list[Row] = []
+    for row in rows:
+        if convert is not None:
+            row = list(row)
+            for i, proc in convert:
+                row[i] = proc(row[i])
+        if exact(map(type, row)):  # the usual case: nothing to make plain
+            found.append(dict(zip(names, row, strict=True)))
+        else:
+            found.append(dict(zip(names, map(plain, row), strict=True)))
+    return found
+
+
 def batched(items: list[object], size: int) -> Iterator[list[object]]:
     """Consecutive chunks of at most ``size`` items."""
     for start in range(0, len(items), size):
@@ -268,12 +287,12 @@ def _reason(err: SQLAlchemyError) -> str:
     return type(err).__name__
 
 
-# (database, driver) pairs whose cursors _fast_rows and limit_time know
+# (database, driver) pairs whose cursors _fast_batches and limit_time know
 _FAST = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 
 
 class _Prepared:
-    """One compiled lookup statement (see :meth:`SqlConnector._fast_rows`)."""
+    """One compiled lookup statement (see :meth:`SqlConnector._fast_batches`)."""
 
     def __init__(self, compiled: Any, slots: int, key: sa.Column[Any], dialect: Any) -> None:
         self.sql: str = compiled.string
@@ -545,7 +564,8 @@ class SqlConnector:
         """Yield rows whose ``column`` is one of ``values`` (batched, streamed)."""
         errors = self._errors
         try:
-            yield from self._fetch(self._connection(), dataset, column, values)
+            for batch in self._batches(self._connection(), dataset, column, values):
+                yield from batch
         except errors as err:
             self._drop_connection()
             reason = _reason(err) if isinstance(err, SQLAlchemyError) else _driver_reason(err)
@@ -554,7 +574,7 @@ class SqlConnector:
             ) from None
 
     def _driver_error(self) -> tuple[type[BaseException], ...]:
-        """The driver's own error class (what :meth:`_fast_rows` may raise)."""
+        """The driver's own error class (what :meth:`_fast_batches` may raise)."""
         dbapi = getattr(self.engine.dialect, "loaded_dbapi", None)
         error = getattr(dbapi, "Error", None)
         return (error,) if isinstance(error, type) and issubclass(error, Exception) else ()
@@ -639,9 +659,11 @@ class SqlConnector:
             with contextlib.suppress(SQLAlchemyError):
                 conn.invalidate()
 
-    def _fetch(
+    def _batches(
         self, conn: sa.Connection, dataset: DatasetMap, column: str, values: Sequence[object]
-    ) -> Iterator[Row]:
+    ) -> Iterator[list[Row]]:
+        """The rows, a batch (up to ``batch_size`` rows) at a time: one generator step per
+        batch, not per row (a person's lookup is one batch)."""
         lookup = self._lookup(self._table(conn, dataset), dataset, column)
         kind = lookup.kind
         unique = [v for v in dict.fromkeys(map(coerce, values, repeat(kind))) if v is not _SKIP]
@@ -651,14 +673,14 @@ class SqlConnector:
         )
         for chunk in batched(unique, self.config.batch_size):
             if fast:
-                yield from self._fast_rows(conn, lookup, chunk)
+                yield from self._fast_batches(conn, lookup, chunk)
             else:
                 query = lookup.base.where(lookup.key.in_(chunk))
                 yield from self._rows(conn, query, lookup.ordered)
 
-    def _fast_rows(
+    def _fast_batches(
         self, conn: sa.Connection, lookup: _Lookup, chunk: list[object]
-    ) -> Iterator[Row]:
+    ) -> Iterator[list[Row]]:
         """:meth:`_rows` through the driver's own cursor, with a statement compiled once.
 
         The statement is SQLAlchemy's, compiled once per table, column and number of values
@@ -674,23 +696,15 @@ class SqlConnector:
         if prepared.bind is not None:
             padded = [prepared.bind(v) for v in padded]
         params = prepared.params(padded)
-        names = prepared.names
-        exact = _EXACT.issuperset
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(prepared.sql, params)
             convert = prepared.converters(conn.dialect, cursor.description)
             count = 0
             while batch := cursor.fetchmany(size):
-                for row in batch if not limited else batch[: size - count]:
-                    if convert is not None:
-                        row = list(row)
-                        for i, proc in convert:
-                            row[i] = proc(row[i])
-                    if exact(map(type, row)):
-                        yield dict(zip(names, row, strict=True))
-                    else:
-                        yield dict(zip(names, map(plain, row), strict=True))
+                yield _dicts(
+                    prepared.names, batch if not limited else batch[: size - count], convert
+                )
                 count += len(batch)
                 if len(batch) < size or (limited and count > size):
                     break  # the last batch (a short one), or more than a batch: streamed below
@@ -700,28 +714,28 @@ class SqlConnector:
             query = lookup.base.where(lookup.key.in_(chunk)).offset(size)
             yield from self._stream(conn, query)
 
-    def _rows(self, conn: sa.Connection, query: sa.Select[Any], ordered: bool) -> Iterator[Row]:
+    def _rows(
+        self, conn: sa.Connection, query: sa.Select[Any], ordered: bool
+    ) -> Iterator[list[Row]]:
         """A person's few rows in one round trip; a big result streamed (server-side cursor).
 
         The first ``batch_size`` rows are read plainly; only when there are more is the rest
         streamed, from that offset (rows are ordered by primary key, so the offset is stable).
         """
         size = self.config.batch_size
-        names: list[str] | None = None
         # SQLite has no round trips to save, and "ORDER BY pk LIMIT n" tempts its planner
         # into scanning the whole table in key order instead of using the lookup's index
         if ordered and conn.dialect.name != "sqlite":
             result = conn.execute(query.limit(size + 1))
             names = list(result.keys())
             first = result.all()
-            for row in first[:size]:
-                yield dict(zip(names, map(plain, row), strict=True))
+            yield _dicts(names, first[:size])
             if len(first) <= size:
                 return
             query = query.offset(size)
         yield from self._stream(conn, query)
 
-    def _stream(self, conn: sa.Connection, query: sa.Select[Any]) -> Iterator[Row]:
+    def _stream(self, conn: sa.Connection, query: sa.Select[Any]) -> Iterator[list[Row]]:
         size = self.config.batch_size
         raw = conn.connection.dbapi_connection
         if conn.dialect.name == "postgresql" and getattr(raw, "autocommit", False):
@@ -730,13 +744,8 @@ class SqlConnector:
         # per statement: Connection.execution_options() would change the connection for good
         result = conn.execute(query, execution_options={"yield_per": size})
         names = list(result.keys())
-        exact = _EXACT.issuperset
         for part in result.partitions():
-            for row in part:
-                if exact(map(type, row)):  # the usual case: nothing to convert
-                    yield dict(zip(names, row, strict=True))
-                else:
-                    yield dict(zip(names, map(plain, row), strict=True))
+            yield _dicts(names, part)
 
     def check(self, datamap: DataMap | None = None) -> list[str]:
         """Problems reaching the database or, given a map, its missing tables and columns."""

@@ -80,7 +80,7 @@ def _row_key(ds: DatasetMap, row: Row) -> Hashable:
 
 def _identity(kind: IdentityType, value: str) -> Identity:
     try:
-        return Identity.parse(kind.value, value)
+        return Identity.of(kind, value)
     except InvalidInput:
         return Identity(kind, value.strip())
 

@@ -73,7 +73,11 @@ class Identity:
 
     @classmethod
     def parse(cls, type_: str, value: str) -> Identity:
-        kind = parse_enum(IdentityType, type_.strip().lower(), "identity type")
+        return cls.of(parse_enum(IdentityType, type_.strip().lower(), "identity type"), value)
+
+    @classmethod
+    def of(cls, kind: IdentityType, value: str) -> Identity:
+        """:meth:`parse` for a type already known (a column's, in a data map)."""
         value = value.strip()
         if not value:
             raise InvalidInput(f"identity {kind.value} is empty")

@@ -57,6 +57,11 @@ def _fresh() -> Iterator[None]:
     dispose_shared()
 
 
+def _sql(url: str) -> SqlConnector:
+    connector = open_connector(url)
+    return connector
+
+
 def _raw(connector: SqlConnector) -> object:
     return connector._connection().connection.dbapi_connection
 
@@ -71,12 +76,10 @@ def _notes(url: str) -> list[object]:
 
 def test_the_next_collection_on_the_thread_reuses_the_connection(tmp_path: Path) -> None:
     url = _db(tmp_path / "shop.db")
-    first = open_connector(url)
-    assert isinstance(first, SqlConnector)
+    first = _sql(url)
     raw = _raw(first)
     first.close()
-    second = open_connector(url)
-    assert isinstance(second, SqlConnector)
+    second = _sql(url)
     assert _raw(second) is raw
     other = open_connector(url)  # while the second holds it, a third gets its own
     assert isinstance(other, SqlConnector)
@@ -88,15 +91,13 @@ def test_the_next_collection_on_the_thread_reuses_the_connection(tmp_path: Path)
 
 def test_another_thread_has_its_own(tmp_path: Path) -> None:
     url = _db(tmp_path / "shop.db")
-    mine = open_connector(url)
-    assert isinstance(mine, SqlConnector)
+    mine = _sql(url)
     raw = _raw(mine)
     mine.close()
     seen: list[object] = []
 
     def elsewhere() -> None:
-        theirs = open_connector(url)
-        assert isinstance(theirs, SqlConnector)
+        theirs = _sql(url)
         seen.append(_raw(theirs))
         theirs.close()
 
@@ -118,15 +119,13 @@ def test_a_replaced_file_is_opened_afresh(tmp_path: Path) -> None:
 
 def test_a_walks_deadline_does_not_stay_with_the_connection(tmp_path: Path) -> None:
     url = _db(tmp_path / "shop.db")
-    hurried = open_connector(url)
-    assert isinstance(hurried, SqlConnector)
+    hurried = _sql(url)
     assert hurried.limit_time(0.2) is True
     assert [r["id"] for r in hurried.fetch(PEOPLE, "id", [1])] == [1]
     raw = _raw(hurried)
     hurried.close()
     time.sleep(0.3)  # that walk's deadline has passed
-    patient = open_connector(url)
-    assert isinstance(patient, SqlConnector)
+    patient = _sql(url)
     assert _raw(patient) is raw
     # a statement that needs a moment is not stopped by the old deadline
     rows = list(patient.fetch(MAP.datasets["moment"], "id", [20_000]))
@@ -139,8 +138,7 @@ def test_a_statement_past_the_new_deadline_is_stopped_and_its_connection_dropped
 ) -> None:
     url = _db(tmp_path / "shop.db")
     assert _notes(url) == ["first"]  # a kept connection, without a handler
-    again = open_connector(url)
-    assert isinstance(again, SqlConnector)
+    again = _sql(url)
     raw = _raw(again)
     assert again.limit_time(0.2) is True
     started = time.monotonic()
@@ -149,8 +147,7 @@ def test_a_statement_past_the_new_deadline_is_stopped_and_its_connection_dropped
     assert time.monotonic() - started < 20
     assert _raw(again) is not raw  # the walk's next lookup gets a fresh connection
     again.close()
-    later = open_connector(url)
-    assert isinstance(later, SqlConnector)
+    later = _sql(url)
     assert _raw(later) is not raw  # the failed one was not kept
     later.close()
     assert _notes(url) == ["first"]
@@ -171,8 +168,7 @@ def test_a_thread_keeps_connections_to_a_bounded_number_of_files(
 
 def test_dispose_closes_kept_connections(tmp_path: Path) -> None:
     url = _db(tmp_path / "shop.db")
-    first = open_connector(url)
-    assert isinstance(first, SqlConnector)
+    first = _sql(url)
     raw = _raw(first)
     first.close()
     dispose_shared()

@@ -193,3 +193,16 @@ def test_a_copy_under_another_system_name_derives_its_own_links() -> None:
     assert [ds.name for ds, _ in renamed.external_references()] == []
     assert [c.name for c, _ in renamed.children_of_each()["customers"]] == ["orders"]
     assert [ds.name for ds, _ in cross.external_references()] == ["orders"]  # unchanged
+
+
+def test_shapes_are_kept_for_a_bounded_number_of_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ferry.collect import datamap as module
+
+    monkeypatch.setattr(module, "_SHAPES", {})
+    monkeypatch.setattr(module, "_SHAPES_KEPT", 2)
+    maps = [DataMap.model_validate(_with()) for _ in range(3)]
+    shapes = [m.shape() for m in maps]
+    assert len(module._SHAPES) == 2  # the first map's was let go
+    assert maps[2].shape() is shapes[2]  # kept: the same object
+    assert maps[0].shape() is not shapes[0]  # derived again, equal in content
+    assert maps[0].shape().order == shapes[0].order == {"customers": 0}

@@ -17,6 +17,7 @@ from ferry.jurisdictions import rule_for
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import requests, tenants, txn
+from ferry.store import verification as verification_store
 from ferry.store.tables import (
     Request,
     RequestVerification,
@@ -67,7 +68,7 @@ def profile(session: Session, req: Request) -> RequestVerification:
         return prof
     prof = None
     if ("request.new", req.id) not in held:  # a request made in this transaction has none yet
-        prof = session.get(RequestVerification, req.id)
+        prof = verification_store.profile(session, req.id)
     if prof is None:
         rules = rules_for(session, req.tenant_id, req.kind, req.jurisdiction)
         signals = initial_signals(req.kind)

@@ -14,12 +14,13 @@ OPEN_STATES_EXCLUDED = ("delivered", "closed", "rejected", "withdrawn")
 
 _CLOCK = select(RequestClock).where(RequestClock.request_id == bindparam("request_id"))
 _CLOCK_LOCKED = _CLOCK.with_for_update()  # both built once (see store.tenants)
+_SLA = select(TenantSla).where(TenantSla.tenant_id == bindparam("key"))
 
 
 def sla_for(session: Session, tenant_id: int) -> TenantSla | None:
     """The tenant's SLA settings, without flushing the transaction's pending rows for it."""
     with session.no_autoflush:
-        found = session.get(TenantSla, tenant_id)
+        found = txn.by_key(session, _SLA, TenantSla, tenant_id)
     if found is not None:
         return found
     return next((r for r in txn.pending(session, TenantSla) if r.tenant_id == tenant_id), None)

@@ -62,6 +62,10 @@ def test_submit_uses_the_tenant_time_zone(ferry_env_any: Path, at: Submit) -> No
     view = clock.show(rid, now=late)
     assert view["received"] == "2026-01-30" and view["due"] == "2026-03-16"
     assert view["acknowledge_by"] == "2026-02-13" and view["acknowledged"]
+    shown = requests.show(rid)  # the request and its receipt event carry the clock's due date
+    assert shown.due_date == date(2026, 3, 16)
+    received = next(e for e in shown.events if e["action"] == "request.received")
+    assert received["data"]["due_date"] == "2026-03-16"
     assert audit.verify_tenant("west").ok
 
 

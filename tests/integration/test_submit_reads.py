@@ -126,3 +126,27 @@ def test_events_are_written_even_without_a_flush(ferry_env_any: Path) -> None:
         assert [e.action for e in audit.events_for(session, tid, "r2")] == ["orphan"]
     report = audit.verify_tenant("t")
     assert not report.ok and "deleted from the end" in (report.problem or "")
+
+
+def test_rows_by_key_read_as_session_get_does(ferry_env_any: Path) -> None:
+    """``txn.by_key`` (a statement built once) finds what ``session.get`` finds: nothing for an
+    unknown key, the row from the store, a row the session holds without reading again, and an
+    expired row read afresh."""
+    tenants.create_tenant("t", "T Ltd", ["GB"])
+    tid = _tenant_id()
+    with unit_of_work() as session:
+        session.add(TenantSla(tenant_id=tid, timezone="Europe/London"))
+    with unit_of_work() as session:
+        assert clocks.sla_for(session, tid + 1) is None
+        found = clocks.sla_for(session, tid)
+        assert found is not None and found is session.get(TenantSla, tid)
+        found.timezone = "Europe/Paris"  # pending: the row in hand, no read and no flush
+        assert _statements(session, lambda: clocks.sla_for(session, tid)) == []
+        assert clocks.sla_for(session, tid) is found and found.timezone == "Europe/Paris"
+        session.flush()
+        session.execute(
+            sa.update(TenantSla).where(TenantSla.tenant_id == tid).values(timezone="Asia/Tokyo")
+        )
+        session.expire(found)
+        assert _statements(session, lambda: clocks.sla_for(session, tid)) != []
+        assert clocks.sla_for(session, tid) is found and found.timezone == "Asia/Tokyo"

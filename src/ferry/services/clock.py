@@ -81,7 +81,8 @@ def _zone(sla: TenantSla | None) -> str:
 
 
 def start(session: Session, tenant: Tenant, req: Request) -> RequestClock:
-    """Create the request's clock: local receipt date, due date, acknowledgement, limits."""
+    """Create the request's clock: local receipt date, due date (the request's too: set here
+    only), acknowledgement, limits."""
     rule = rule_for(req.jurisdiction)
     sla = clocks.sla_for(session, tenant.id)
     zone = _zone(sla)  # the SLA row is needed below too: read once

@@ -14,7 +14,7 @@ from ferry.domain.clock import utcnow
 from ferry.domain.errors import InvalidInput, NotFound
 from ferry.domain.models import Identity, IdentityType, RequestKind, RequestState, Scope, parse_enum
 from ferry.export.writers import parse_formats
-from ferry.jurisdictions import due_date, rule_for
+from ferry.jurisdictions import rule_for
 from ferry.services import clock, consents, notify, recipients, uploads, verification
 from ferry.services.audit import events_for, record
 from ferry.services.lifecycle import move
@@ -61,7 +61,7 @@ def submit(
             state=RequestState.RECEIVED.value,
             jurisdiction=code,
             received_at=received,
-            due_date=due_date(code, received.date()),
+            # due_date: set by clock.start below, from the day of receipt in the tenant's zone
             scope=(scope or Scope()).to_dict(),
             channel=channel,
             formats=list(parse_formats(formats)) if formats else None,

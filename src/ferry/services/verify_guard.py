@@ -26,6 +26,7 @@ from ferry.domain.errors import FerryError
 from ferry.services import notify
 from ferry.services.audit import record
 from ferry.settings import get_settings
+from ferry.store import verification as store
 from ferry.store.tables import AttemptCounter, Request, Tenant
 
 RATE_PER_MINUTE = 30
@@ -77,7 +78,7 @@ def _bump(session: Session, key: str, window: timedelta) -> int:
 
 
 def _locked(session: Session, key: str) -> bool:
-    row = session.get(AttemptCounter, key)
+    row = store.counter(session, key)
     return bool(row and row.locked_until and row.locked_until > utcnow())
 
 
@@ -87,7 +88,7 @@ def _lock(session: Session, key: str, span: timedelta) -> None:
 
 def reset_request(session: Session, req: Request) -> None:
     """An agent verified the person: failed attempts on this request start again from zero."""
-    row = session.get(AttemptCounter, _key("request", req.id))
+    row = store.counter(session, _key("request", req.id))
     if row is not None:
         row.count = 0
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ferry.db import unit_of_work
@@ -17,6 +17,7 @@ from ferry.jurisdictions import rule_for
 from ferry.services.audit import record
 from ferry.services.lifecycle import move
 from ferry.store import requests, tenants, txn
+from ferry.store import verification as verification_store
 from ferry.store.tables import (
     Request,
     RequestVerification,
@@ -32,6 +33,9 @@ from ferry.verify.policy import (
     required_level,
 )
 
+_POLICIES = select(VerificationPolicy).where(VerificationPolicy.tenant_id == bindparam("tenant_id"))
+"""A tenant's policies (built once: making the statement cost as much as running it)."""
+
 
 def rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) -> PolicyRules:
     """The most specific policy: (kind, jurisdiction), (kind, *), (*, jurisdiction), (*, *).
@@ -45,9 +49,8 @@ def rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) ->
 
 
 def _rules_for(session: Session, tenant_id: int, kind: str, jurisdiction: str) -> PolicyRules:
-    query = select(VerificationPolicy).where(VerificationPolicy.tenant_id == tenant_id)
     with session.no_autoflush:  # policies are not written with requests: no flush for them
-        rows = [*session.scalars(query)]
+        rows = [*session.scalars(_POLICIES, {"tenant_id": tenant_id})]
     rows += [p for p in txn.pending(session, VerificationPolicy) if p.tenant_id == tenant_id]
     found = {(p.kind, p.jurisdiction): p for p in rows}
     for key in ((kind, jurisdiction), (kind, "*"), ("*", jurisdiction), ("*", "*")):
@@ -65,7 +68,7 @@ def profile(session: Session, req: Request) -> RequestVerification:
         return prof
     prof = None
     if ("request.new", req.id) not in held:  # a request made in this transaction has none yet
-        prof = session.get(RequestVerification, req.id)
+        prof = verification_store.profile(session, req.id)
     if prof is None:
         rules = rules_for(session, req.tenant_id, req.kind, req.jurisdiction)
         signals = initial_signals(req.kind)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ferry.store import txn
@@ -12,11 +12,15 @@ from ferry.store.tables import Request, RequestClock, RequestIdentity, TenantSla
 
 OPEN_STATES_EXCLUDED = ("delivered", "closed", "rejected", "withdrawn")
 
+_CLOCK = select(RequestClock).where(RequestClock.request_id == bindparam("request_id"))
+_CLOCK_LOCKED = _CLOCK.with_for_update()  # both built once (see store.tenants)
+_SLA = select(TenantSla).where(TenantSla.tenant_id == bindparam("key"))
+
 
 def sla_for(session: Session, tenant_id: int) -> TenantSla | None:
     """The tenant's SLA settings, without flushing the transaction's pending rows for it."""
     with session.no_autoflush:
-        found = session.get(TenantSla, tenant_id)
+        found = txn.by_key(session, _SLA, TenantSla, tenant_id)
     if found is not None:
         return found
     return next((r for r in txn.pending(session, TenantSla) if r.tenant_id == tenant_id), None)
@@ -30,10 +34,8 @@ def clock_for(session: Session, request_id: str, *, lock: bool = False) -> Reque
         held: RequestClock | None = txn.memo(session).get(key)
         if held is not None and held in session and held not in session.deleted:
             return held
-    query = select(RequestClock).where(RequestClock.request_id == request_id)
-    if lock:
-        query = query.with_for_update()
-    found = session.scalars(query).one_or_none()
+    query = _CLOCK_LOCKED if lock else _CLOCK
+    found = session.scalars(query, {"request_id": request_id}).one_or_none()
     if lock and found is not None:
         txn.memo(session)[key] = found
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from ferry.domain.errors import NotFound
@@ -12,6 +12,16 @@ from ferry.store import txn
 from ferry.store.tables import Package, Request, VerificationCode
 
 _TERMINAL = ("delivered", "closed", "rejected", "withdrawn")
+
+_BY_ID = select(Request).where(Request.id == bindparam("request_id"))
+_GET = {  # (identities, tenant named): built once (see store.tenants)
+    (True, False): _BY_ID,
+    (False, False): _BY_ID.options(lazyload(Request.identities)),
+    (True, True): _BY_ID.where(Request.tenant_id == bindparam("tenant_id")),
+    (False, True): _BY_ID.options(lazyload(Request.identities)).where(
+        Request.tenant_id == bindparam("tenant_id")
+    ),
+}
 
 
 def get(
@@ -21,12 +31,9 @@ def get(
 
     ``identities=False`` leaves the identities to be read on first use, for a caller that most
     often does not need them (a second ``SELECT`` spared)."""
-    query = select(Request).where(Request.id == request_id)
-    if not identities:
-        query = query.options(lazyload(Request.identities))
-    if tenant_id is not None:
-        query = query.where(Request.tenant_id == tenant_id)
-    found = session.scalars(query).one_or_none()
+    query = _GET[identities, tenant_id is not None]
+    params = {"request_id": request_id, "tenant_id": tenant_id}
+    found = session.scalars(query, params).one_or_none()
     if found is None:
         raise NotFound(f"no request {request_id!r}", code="request_not_found")
     return found

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Select, event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 _KEY = "ferry.txn.memo"
 
@@ -41,6 +42,18 @@ def pending(session: Session, kind: type[T]) -> list[T]:
     sees what an autoflushed read would have seen.
     """
     return [obj for obj in session.new if isinstance(obj, kind)]
+
+
+def by_key(session: Session, query: Select[T], kind: type[T], key: object) -> T | None:
+    """``session.get(kind, key)`` for a one-column primary key, reading with ``query`` (built
+    once, selecting ``kind`` by a ``key`` parameter): ``session.get`` builds its ``SELECT``
+    anew every time it reads, which costs as much as running it. A row the session holds (and
+    has not expired) is returned without reading, as ``session.get`` does."""
+    held = session.identity_map.get(identity_key(kind, key))
+    if held is not None and not inspect(held).expired:
+        found: T = held
+        return found
+    return session.scalars(query, {"key": key}).one_or_none()
 
 
 IN_CHUNK = 500

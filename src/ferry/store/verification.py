@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ferry.domain.errors import NotFound
+from ferry.store import txn
 from ferry.store.tables import (
+    AttemptCounter,
     AuthorizedAgent,
+    RequestVerification,
     TotpEnrolment,
     VerificationCode,
     VerificationDocument,
 )
+
+_PROFILE = select(RequestVerification).where(RequestVerification.request_id == bindparam("key"))
+_COUNTER = select(AttemptCounter).where(AttemptCounter.key == bindparam("key"))
+
+
+def profile(session: Session, request_id: str) -> RequestVerification | None:
+    """The request's verification progress (``session.get``, its statement built once)."""
+    return txn.by_key(session, _PROFILE, RequestVerification, request_id)
+
+
+def counter(session: Session, key: str) -> AttemptCounter | None:
+    """An attempt counter, not locked (``session.get``, its statement built once)."""
+    return txn.by_key(session, _COUNTER, AttemptCounter, key)
 
 
 def open_codes(session: Session, request_id: str, method: str) -> list[VerificationCode]:

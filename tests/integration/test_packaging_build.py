@@ -153,6 +153,12 @@ def _report() -> RedactionReport:
     return RedactionReport(findings=[found], notes=["names found by the deny list only"])
 
 
+def _decrypted_report(folder: Path, keys: packaging.Keys) -> Any:
+    return json.loads(
+        b"".join(decrypt_chunks(folder / packaging.REDACTIONS_FILE, lambda _k: keys.key))
+    )
+
+
 def test_a_redaction_report_with_findings_is_stored_encrypted(
     ferry_env: Path, tmp_path: Path
 ) -> None:
@@ -163,8 +169,7 @@ def test_a_redaction_report_with_findings_is_stored_encrypted(
 
     stored = (folder / packaging.REDACTIONS_FILE).read_bytes()
     assert stored.startswith(MAGIC)
-    opened = b"".join(decrypt_chunks(folder / packaging.REDACTIONS_FILE, lambda _kid: keys.key))
-    assert json.loads(opened) == _report().to_dict()
+    assert _decrypted_report(folder, keys) == _report().to_dict()
     assert written.plain_zips() == set()
     assert written.holding(b"Jane Roe") == set()  # the report was never written in plain
     assert any(packaging.REDACTIONS_FILE in name for name in written.names())
@@ -237,12 +242,6 @@ def test_a_small_package_too_big_for_memory_is_built_in_memory_once_then_streame
         stored == write_package(tmp_path / "p.zip", _rows(3), META, keys.signer).path.read_bytes()
     )
     assert sorted(p.name for p in (tmp_path / "pkg").iterdir()) == [packaging.PACKAGE_FILE]
-
-
-def _decrypted_report(folder: Path, keys: packaging.Keys) -> Any:
-    return json.loads(
-        b"".join(decrypt_chunks(folder / packaging.REDACTIONS_FILE, lambda _k: keys.key))
-    )
 
 
 def test_the_redaction_report_is_staged_then_renamed_into_place(
